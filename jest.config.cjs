@@ -1,0 +1,17 @@
+/**
+ * One jest run for the whole monorepo. Tests are TypeScript, transpiled by
+ * @swc/jest (type-checking is `tsc -b`, run by `pnpm test` before jest).
+ * End-to-end tests spawn the built binaries in packages/{server,client}/dist.
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages/server/test', '<rootDir>/packages/client/test', '<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+  },
+  // Sources use NodeNext-style `./x.js` specifiers; map them back to the .ts files.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,1 @@
+export { parseSize, parseDuration, formatBytes } from './units.js';

@@ -1,0 +1,13 @@
+export { createServer, type MobServer, type ServerOptions, type ServerStats } from './server/create-server.js';
+export type { ServerEvent, ServerEventListener } from './server/events.js';
+export type { ProgressStore, Progress, StoreLimits, TransferStart, StoreCounts } from './ledger/progress-store.js';
+export { DEFAULT_STORE_LIMITS } from './ledger/progress-store.js';
+export { MemoryStore } from './ledger/memory-store.js';
+export { FileStore, StoreLockedError, type FileStoreOptions } from './ledger/file-store.js';
+export { openStore, parseStoreSpec, type StoreSpec } from './ledger/open-store.js';
+export { RequestParser, DEFAULT_LIMITS, type ParsedRequest, type ParseEvent, type ParserLimits } from './http/request-parser.js';
+export { parseRange, type RangeResult } from './http/byte-range.js';
+export { isRangeFresh, parseEntityTag, strongMatch } from './http/entity-tag.js';
+export { routeTarget, isClientId, type Route } from './http/request-target.js';
+export { ERRORS, type HttpErrorSpec } from './http/errors.js';
+export { RESUME_HEADER } from './http/response-plan.js';

@@ -1,0 +1,131 @@
+/**
+ * createServer(options): the library entry point the CLI and tests use.
+ */
+import * as net from 'node:net';
+import { EventEmitter } from 'node:events';
+import { FileCatalog } from '../files/file-catalog.js';
+import { DEFAULT_LIMITS, type ParserLimits } from '../http/request-parser.js';
+import { MemoryStore } from '../ledger/memory-store.js';
+import type { ProgressStore } from '../ledger/progress-store.js';
+import { Connection } from './connection.js';
+import type { ServerEvent, ServerEventListener } from './events.js';
+import type { ServerContext } from './server-context.js';
+
+export interface ServerOptions {
+  /** Directory whose files are served. */
+  root: string;
+  /** The progress ledger; a fresh MemoryStore if omitted. The caller closes it. */
+  store?: ProgressStore;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Pace every transfer to this many bytes per second (for watching drops live). */
+  rate?: number;
+  /** A request head must arrive within this long (ms). */
+  headerTimeoutMs?: number;
+  /** A connection with no traffic either way for this long is closed (ms). */
+  idleTimeoutMs?: number;
+  /** How often expired sessions are swept (ms). */
+  sweepIntervalMs?: number;
+  parserLimits?: Partial<ParserLimits>;
+}
+
+export interface ServerStats {
+  connections: number;
+  transfers: number;
+}
+
+export interface MobServer {
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<net.AddressInfo>;
+  /** Base URL, e.g. http://127.0.0.1:8080 (after listen). */
+  readonly url: string;
+  readonly store: ProgressStore;
+  readonly root: string;
+  on(listener: ServerEventListener): () => void;
+  stats(): ServerStats;
+  /**
+   * Graceful stop: no new connections, idle ones closed, running transfers
+   * stopped (their progress is in the store already), and after `graceMs`
+   * whatever is left is destroyed. Does not close the store.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export function createServer(options: ServerOptions): MobServer {
+  const events = new EventEmitter();
+  const store = options.store ?? new MemoryStore();
+  const ctx: ServerContext = {
+    catalog: new FileCatalog(options.root),
+    store,
+    rate: options.rate && options.rate > 0 ? options.rate : undefined,
+    parserLimits: { ...DEFAULT_LIMITS, ...options.parserLimits },
+    headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+    connections: new Set(),
+    transfers: new Map(),
+    shuttingDown: false,
+    emit: (e: ServerEvent) => events.emit('event', e),
+  };
+  let nextConn = 1;
+  const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (ctx.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(nextConn++, socket, ctx);
+    ctx.connections.add(conn);
+    ctx.emit({ type: 'connection', conn: conn.id, remote: conn.remote });
+  });
+  // Accept errors (EMFILE and the like) must not take the process down.
+  listener.on('error', (e) => ctx.emit({ type: 'store-error', error: e }));
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let url = '';
+
+  return {
+    get url() {
+      return url;
+    },
+    store,
+    root: options.root,
+    listen() {
+      return new Promise((resolve, reject) => {
+        const onError = (e: Error) => reject(e);
+        listener.once('error', onError);
+        listener.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+          listener.off('error', onError);
+          const addr = listener.address() as net.AddressInfo;
+          const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+          url = `http://${host}:${addr.port}`;
+          const every = options.sweepIntervalMs ?? 60_000;
+          sweepTimer = setInterval(() => {
+            store.sweep(Date.now()).catch((e: Error) => ctx.emit({ type: 'store-error', error: e }));
+          }, every);
+          sweepTimer.unref();
+          resolve(addr);
+        });
+      });
+    },
+    on(fn) {
+      const wrapped = (e: ServerEvent) => fn(e);
+      events.on('event', wrapped);
+      return () => events.off('event', wrapped);
+    },
+    stats() {
+      return { connections: ctx.connections.size, transfers: ctx.transfers.size };
+    },
+    async close(graceMs = 3000) {
+      ctx.shuttingDown = true;
+      if (sweepTimer) clearInterval(sweepTimer);
+      const stopped = new Promise<void>((resolve) => (listener.listening ? listener.close(() => resolve()) : resolve()));
+      for (const c of ctx.connections) c.shutdown();
+      const all = Promise.all([...ctx.connections].map((c) => c.closed));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
+      clearTimeout(timer);
+      for (const c of ctx.connections) c.socket.destroy();
+      await stopped;
+    },
+  };
+}

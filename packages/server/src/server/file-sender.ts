@@ -1,0 +1,118 @@
+/**
+ * Streams a byte span of an open file to a socket: head and first chunk in
+ * one write, honouring backpressure, optionally paced to a byte rate.
+ *
+ * "Sent" means handed to the kernel (the write callback fired without error).
+ * Bytes still in the kernel's buffers when the peer vanishes are counted as
+ * sent: that is the limit of what a server can know without the peer's word,
+ * which is why resuming clients send Range (docs/DESIGN.md).
+ */
+import type { Socket } from 'node:net';
+import type { FileHandle } from 'node:fs/promises';
+
+export interface SendSpan {
+  socket: Socket;
+  handle: FileHandle;
+  head: Buffer;
+  start: number;
+  length: number;
+  /** Bytes per second; 0 or undefined for as fast as the peer reads. */
+  rate?: number | undefined;
+  /** Called as bytes reach the kernel, with the running total of body bytes. */
+  onFlushed?: (flushed: number) => void;
+  /** Settles when the socket has closed (one per connection, not per send). */
+  closed: Promise<void>;
+  /** Set by the owner to stop early (superseded, shutdown). */
+  shouldStop?: () => boolean;
+}
+
+export type SendOutcome = 'complete' | 'closed' | 'stopped' | 'file-error';
+
+export interface SendResult {
+  outcome: SendOutcome;
+  /** Body bytes handed to the kernel. */
+  flushed: number;
+}
+
+const CHUNK = 256 * 1024;
+
+export async function sendSpan(s: SendSpan): Promise<SendResult> {
+  const { socket } = s;
+  let flushed = 0;
+  let failed = false;
+  const chunkSize = s.rate && s.rate > 0 ? Math.max(1, Math.min(CHUNK, Math.floor(s.rate / 10))) : CHUNK;
+  const t0 = Date.now();
+
+  const { closed } = s;
+
+  const write = (buf: Buffer, body: number): boolean =>
+    socket.write(buf, (err) => {
+      if (err) {
+        failed = true;
+        return;
+      }
+      if (body > 0) {
+        flushed += body;
+        s.onFlushed?.(flushed);
+      }
+    });
+
+  // The last write's callback tells us everything before it reached the kernel too.
+  const lastWriteDone = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (socket.destroyed) return resolve();
+      socket.write(Buffer.alloc(0), () => resolve());
+    });
+
+  if (s.length === 0) {
+    write(s.head, 0);
+    await Promise.race([lastWriteDone(), closed]);
+    return { outcome: socket.destroyed || failed ? 'closed' : 'complete', flushed };
+  }
+
+  let pos = s.start;
+  const end = s.start + s.length;
+  let first = true;
+  while (pos < end) {
+    if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
+    if (socket.destroyed || failed) return { outcome: 'closed', flushed };
+    const n = Math.min(chunkSize, end - pos);
+    const buf = Buffer.allocUnsafe(n);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await s.handle.read(buf, 0, n, pos));
+    } catch {
+      return { outcome: 'file-error', flushed };
+    }
+    // The file shrank under us: the promised Content-Length cannot be kept.
+    if (bytesRead === 0) return { outcome: 'file-error', flushed };
+    if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
+    if (socket.destroyed || failed) return { outcome: 'closed', flushed };
+    const chunk = bytesRead === n ? buf : buf.subarray(0, bytesRead);
+    let ok: boolean;
+    if (first) {
+      // Head and first chunk leave in one writev.
+      socket.cork();
+      write(s.head, 0);
+      ok = write(chunk, bytesRead);
+      socket.uncork();
+      first = false;
+    } else {
+      ok = write(chunk, bytesRead);
+    }
+    pos += bytesRead;
+    if (s.rate && s.rate > 0) {
+      const due = t0 + ((pos - s.start) / s.rate) * 1000;
+      const wait = due - Date.now();
+      if (wait > 0) await Promise.race([sleep(wait), closed]);
+    }
+    if (!ok && !socket.destroyed) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+  }
+  await Promise.race([lastWriteDone(), closed]);
+  if (flushed === s.length) return { outcome: 'complete', flushed };
+  return { outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
