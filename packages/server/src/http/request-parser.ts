@@ -134,9 +134,13 @@ export class RequestParser {
     if (end === -1) {
       // Incomplete: decide early whether it can still become valid.
       const lineEnd = this.buf.indexOf(LF);
-      if (lineEnd === -1 && this.buf.length > this.limits.maxRequestLine) return { kind: 'error', error: ERRORS.URI_TOO_LONG };
+      // The request line so far without its line ending (a trailing CR may
+      // be the first half of the CRLF still to come).
+      const last = lineEnd === -1 ? this.buf.length : lineEnd;
+      const lineLen = last - (last > 0 && this.buf[last - 1] === CR ? 1 : 0);
+      if (lineEnd === -1 && lineLen > this.limits.maxRequestLine) return { kind: 'error', error: ERRORS.URI_TOO_LONG };
       if (this.buf.length > this.limits.maxHeaderBytes) {
-        return { kind: 'error', error: lineEnd === -1 || lineEnd > this.limits.maxRequestLine ? ERRORS.URI_TOO_LONG : ERRORS.HEADERS_TOO_LARGE };
+        return { kind: 'error', error: lineLen > this.limits.maxRequestLine ? ERRORS.URI_TOO_LONG : ERRORS.HEADERS_TOO_LARGE };
       }
       // A bare CR or bare LF in what we have is already fatal; say so now
       // instead of waiting for a terminator that may never come.
