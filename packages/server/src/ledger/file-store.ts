@@ -161,9 +161,7 @@ export class FileStore implements ProgressStore {
       this.timer = undefined;
     }
     if (this.pending.size === 0) return this.settle();
-    const frames: Buffer[] = [];
-    for (const r of this.pending.values()) frames.push(encodeRecord(r));
-    const batch = Buffer.concat(frames);
+    const batch = Buffer.concat(this.pendingFrames());
     try {
       writeAll(this.fd, batch);
       if (this.opts.fsync) fs.fsyncSync(this.fd);
@@ -198,14 +196,27 @@ export class FileStore implements ProgressStore {
   private queue(key: string, r: LedgerRecord): void {
     if (this.closed) return;
     // Delete first so a re-queued key moves behind records queued after it:
-    // a client's "seen" record must never follow its own later progress.
-    if (r.type === 'progress') this.pending.delete(key);
+    // the order of "seen" records is the least-recently-seen order replay
+    // rebuilds (and evicts by).
+    this.pending.delete(key);
     this.pending.set(key, r);
     this.schedule(this.opts.flushDelayMs);
   }
 
   private queueProgress(clientId: string, p: string, progress: Progress, now: number): void {
     this.queue(`p${clientId}\0${p}`, { type: 'progress', clientId, time: now, path: p, ...progress });
+  }
+
+  /**
+   * The pending records as frames: every "seen" record first, in queue
+   * order, then the progress records. A client's progress must never come
+   * before the record that makes it known, or replay would drop it.
+   */
+  private pendingFrames(): Buffer[] {
+    const frames: Buffer[] = [];
+    for (const r of this.pending.values()) if (r.type === 'seen') frames.push(encodeRecord(r));
+    for (const r of this.pending.values()) if (r.type !== 'seen') frames.push(encodeRecord(r));
+    return frames;
   }
 
   private schedule(ms: number): void {
@@ -235,7 +246,7 @@ export class FileStore implements ProgressStore {
       frames.push(encodeRecord({ type: 'seen', clientId: id, time: lastSeen }));
       for (const [p, pr] of files) frames.push(encodeRecord({ type: 'progress', clientId: id, time: lastSeen, path: p, ...pr }));
     }
-    for (const r of this.pending.values()) frames.push(encodeRecord(r));
+    // The table already holds every pending change: the snapshot supersedes them.
     this.pending.clear();
     const data = Buffer.concat(frames);
     const tmp = `${this.logPath}.tmp`;

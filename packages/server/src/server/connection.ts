@@ -40,6 +40,10 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       this.readEnded = true;
+      // A FIN before a response starts is a half-close (the request is all
+      // there is); a FIN in the middle of a transfer means the peer has gone:
+      // whatever we write after it would be counted but never read.
+      if (this.transfer) this.transfer.peerEnded = true;
       if (!this.busy && this.queue.length === 0) socket.end();
     });
     // EPIPE, ECONNRESET, ETIMEDOUT: the peer is gone. 'close' follows; the
@@ -222,6 +226,7 @@ export class Connection {
       }
       let stopReason: 'superseded' | 'stopped' | undefined;
       const transfer: ActiveTransfer = {
+        peerEnded: false,
         stop: (why) => {
           stopReason ??= why;
           this.socket.destroy();
@@ -239,6 +244,7 @@ export class Connection {
         rate: this.ctx.rate,
         closed: this.closed,
         shouldStop: () => stopReason !== undefined,
+        peerGone: () => transfer.peerEnded,
         onFlushed: (flushed) => {
           if (key === undefined || stopReason === 'superseded') return;
           store.recordProgress(clientId!, rep.relPath, ticket, plan.start + flushed, Date.now()).catch((e: Error) => this.ctx.emit({ type: 'store-error', error: e }));

@@ -24,6 +24,8 @@ export interface SendSpan {
   closed: Promise<void>;
   /** Set by the owner to stop early (superseded, shutdown). */
   shouldStop?: () => boolean;
+  /** The peer has closed its side: stop, it will read nothing more. */
+  peerGone?: () => boolean;
 }
 
 export type SendOutcome = 'complete' | 'closed' | 'stopped' | 'file-error';
@@ -75,7 +77,7 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
   let first = true;
   while (pos < end) {
     if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
-    if (socket.destroyed || failed) return { outcome: 'closed', flushed };
+    if (socket.destroyed || failed || s.peerGone?.()) return { outcome: 'closed', flushed };
     const n = Math.min(chunkSize, end - pos);
     const buf = Buffer.allocUnsafe(n);
     let bytesRead: number;
@@ -87,7 +89,7 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
     // The file shrank under us: the promised Content-Length cannot be kept.
     if (bytesRead === 0) return { outcome: 'file-error', flushed };
     if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
-    if (socket.destroyed || failed) return { outcome: 'closed', flushed };
+    if (socket.destroyed || failed || s.peerGone?.()) return { outcome: 'closed', flushed };
     const chunk = bytesRead === n ? buf : buf.subarray(0, bytesRead);
     let ok: boolean;
     if (first) {

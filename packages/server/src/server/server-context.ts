@@ -6,6 +6,8 @@ import type { Connection } from './connection.js';
 import type { ServerEvent } from './events.js';
 
 export interface ActiveTransfer {
+  /** The peer sent FIN while this transfer was running. */
+  peerEnded: boolean;
   stop(why: 'superseded' | 'stopped'): void;
 }
 

@@ -1,0 +1,237 @@
+/**
+ * FileStore: the contract, then what only a file can get wrong: crash
+ * recovery of a torn log, the one-process lock, and durability of a new
+ * client id before it is handed out.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { FileStore, StoreLockedError, type FileStoreOptions } from '../src/ledger/file-store.js';
+import { decodeLog, encodeRecord } from '../src/ledger/record-codec.js';
+import { progressStoreContract } from './progress-store.contract.js';
+
+const A = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+const B = '6ba7b810-9dad-41d1-80b4-00c04fd430c8';
+const V1 = { size: 1000, etag: '"v1"' };
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'mobserve-ledger-'));
+}
+
+progressStoreContract('FileStore', async (opts) => {
+  const dir = tempDir();
+  const opened: FileStore[] = [];
+  const openStore = async (): Promise<FileStore> => {
+    const s = await FileStore.open({ dir, ...opts });
+    opened.push(s);
+    return s;
+  };
+  const store = await openStore();
+  return {
+    store,
+    reopen: openStore,
+    cleanup: async () => {
+      for (const s of opened) await s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('FileStore', () => {
+  let dir: string;
+  const open: FileStore[] = [];
+  const now = Date.now();
+
+  async function openAt(options: Partial<FileStoreOptions> = {}): Promise<FileStore> {
+    const s = await FileStore.open({ dir, ...options });
+    open.push(s);
+    return s;
+  }
+
+  const logPath = () => path.join(dir, 'ledger.log');
+  const lockPath = () => path.join(dir, 'lock');
+
+  beforeEach(() => {
+    dir = tempDir();
+  });
+
+  afterEach(async () => {
+    for (const s of open.splice(0)) await s.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** One client with two files; returns after close. */
+  async function seed(): Promise<void> {
+    const store = await openAt();
+    await store.createClient(A, now);
+    const t1 = await store.beginTransfer(A, 'one.bin', { offset: 0, ...V1 }, now);
+    await store.recordProgress(A, 'one.bin', t1, 250, now + 1);
+    const t2 = await store.beginTransfer(A, 'two.bin', { offset: 0, ...V1 }, now + 2);
+    await store.recordProgress(A, 'two.bin', t2, 10, now + 3);
+    store.flush();
+    await store.recordProgress(A, 'two.bin', t2, 20, now + 4);
+    await store.close();
+  }
+
+  it('describes itself by its directory', async () => {
+    const store = await openAt();
+    expect(store.description).toBe(`file:${path.resolve(dir)}`);
+  });
+
+  it('a fresh directory recovers nothing and reports no problem', async () => {
+    const store = await openAt();
+    expect(store.recovery).toEqual({ records: 0, discardedBytes: 0, problem: 'none' });
+    expect(fs.existsSync(logPath())).toBe(true);
+  });
+
+  it('reopen after close keeps sessions and reports a clean log', async () => {
+    await seed();
+    const store = await openAt();
+    expect(store.recovery.problem).toBe('none');
+    expect(store.recovery.discardedBytes).toBe(0);
+    expect(store.recovery.records).toBeGreaterThanOrEqual(3);
+    expect(await store.counts()).toEqual({ clients: 1, files: 2 });
+    expect((await store.getProgress(A, 'one.bin'))?.offset).toBe(250);
+    expect((await store.getProgress(A, 'two.bin'))?.offset).toBe(20);
+    expect(await store.touchClient(A, now + 5)).toBe(true);
+  });
+
+  describe('torn tail (crash mid-write)', () => {
+    it.each<[string, () => Buffer]>([
+      ['half of a frame', () => encodeRecord({ type: 'seen', clientId: B, time: now }).subarray(0, 13)],
+      ['just a frame head', () => encodeRecord({ type: 'seen', clientId: B, time: now }).subarray(0, 8)],
+      ['garbage', () => Buffer.from('\x00\x00\x00\x05garbage!')],
+      ['a frame with a bad CRC', () => {
+        const f = Buffer.from(encodeRecord({ type: 'seen', clientId: B, time: now }));
+        f[f.length - 1] = f[f.length - 1]! ^ 0xff;
+        return f;
+      }],
+    ])('appended %s: discarded, reported, earlier records kept', async (_name, tail) => {
+      await seed();
+      const bytes = tail();
+      fs.appendFileSync(logPath(), bytes);
+      const store = await openAt();
+      expect(store.recovery.discardedBytes).toBe(bytes.length);
+      expect(['torn-frame', 'bad-crc']).toContain(store.recovery.problem);
+      expect(await store.counts()).toEqual({ clients: 1, files: 2 });
+      expect(await store.touchClient(B, now)).toBe(false);
+      expect((await store.getProgress(A, 'two.bin'))?.offset).toBe(20);
+      // the reopened log was rewritten without the tail
+      expect(decodeLog(fs.readFileSync(logPath())).problem).toBe('none');
+    });
+
+    it('a log cut inside its last frame loses only that record', async () => {
+      await seed();
+      const buf = fs.readFileSync(logPath());
+      const whole = decodeLog(buf);
+      expect(whole.problem).toBe('none');
+      const last = whole.records[whole.records.length - 1];
+      expect(last).toMatchObject({ type: 'progress', path: 'two.bin', offset: 20 });
+      fs.truncateSync(logPath(), buf.length - 3);
+
+      const store = await openAt();
+      expect(store.recovery.problem).toBe('torn-frame');
+      expect(store.recovery.discardedBytes).toBe(encodeRecord(last!).length - 3);
+      expect(store.recovery.records).toBe(whole.records.length - 1);
+      // the batch before the torn one survives: 10, not 20
+      expect((await store.getProgress(A, 'two.bin'))?.offset).toBe(10);
+      expect((await store.getProgress(A, 'one.bin'))?.offset).toBe(250);
+    });
+
+    it('a file that is not a ledger is reported as bad-magic', async () => {
+      fs.writeFileSync(logPath(), 'not a ledger\n');
+      const store = await openAt();
+      expect(store.recovery).toEqual({ records: 0, discardedBytes: 13, problem: 'bad-magic' });
+      expect(await store.counts()).toEqual({ clients: 0, files: 0 });
+    });
+  });
+
+  it('clients idle past the TTL are not revived on open', async () => {
+    const store = await openAt({ ttlMs: 1000 });
+    await store.createClient(A, now);
+    await store.createClient(B, now + 5000);
+    await store.close();
+    const again = await openAt({ ttlMs: 1000, now: now + 5500 });
+    expect(await again.touchClient(A, now + 5500)).toBe(false);
+    expect(await again.touchClient(B, now + 5500)).toBe(true);
+  });
+
+  describe('lock (one process per directory)', () => {
+    it('a directory locked by another live process throws StoreLockedError', async () => {
+      fs.writeFileSync(lockPath(), String(process.ppid));
+      const err = await FileStore.open({ dir }).then(
+        (s) => {
+          open.push(s);
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StoreLockedError);
+      expect((err as StoreLockedError).code).toBe('STORE_LOCKED');
+      // the other process keeps its lock
+      expect(fs.readFileSync(lockPath(), 'utf8')).toBe(String(process.ppid));
+    });
+
+    it('a stale lock of a dead process is taken over', async () => {
+      const child = spawnSync(process.execPath, ['-e', '']);
+      expect(child.pid).toBeGreaterThan(0);
+      fs.writeFileSync(lockPath(), String(child.pid));
+      const store = await openAt();
+      expect(fs.readFileSync(lockPath(), 'utf8')).toBe(String(process.pid));
+      await store.createClient(A, now);
+      expect(await store.touchClient(A, now)).toBe(true);
+    });
+
+    it('an unreadable lock (no pid) is taken over', async () => {
+      fs.writeFileSync(lockPath(), 'garbage');
+      await openAt();
+      expect(fs.readFileSync(lockPath(), 'utf8')).toBe(String(process.pid));
+    });
+
+    it('the lock is held while open and released on close', async () => {
+      const store = await openAt();
+      expect(fs.readFileSync(lockPath(), 'utf8')).toBe(String(process.pid));
+      await store.close();
+      expect(fs.existsSync(lockPath())).toBe(false);
+    });
+  });
+
+  it('createClient resolves only after the record is on disk', async () => {
+    // A long group-commit window: resolving early would leave the file without the id.
+    const store = await openAt({ flushDelayMs: 200 });
+    const idBytes = Buffer.from(A.replace(/-/g, ''), 'hex');
+    expect(fs.readFileSync(logPath()).includes(idBytes)).toBe(false);
+    await store.createClient(A, now);
+    expect(fs.readFileSync(logPath()).includes(idBytes)).toBe(true);
+    expect(decodeLog(fs.readFileSync(logPath())).records).toContainEqual({ type: 'seen', clientId: A, time: now });
+  });
+
+  it('progress queued in the same batch as its client survives a later touch', async () => {
+    // Within one batch the touch re-queues A's "seen" record behind its
+    // progress; replay must still know A before it reads A's progress.
+    const store = await openAt({ flushDelayMs: 50 });
+    const created = store.createClient(A, now);
+    const ticket = await store.beginTransfer(A, 'x', { offset: 7, ...V1 }, now);
+    await store.touchClient(A, now + 1);
+    await created;
+    await store.close();
+    const again = await openAt();
+    expect(await again.getProgress(A, 'x')).toEqual({ offset: 7, ...V1, ticket });
+  });
+
+  it('compaction keeps the log near the live data and loses nothing', async () => {
+    const store = await openAt({ compactMinBytes: 512 });
+    await store.createClient(A, now);
+    const ticket = await store.beginTransfer(A, 'big.bin', { offset: 0, size: 1_000_000, etag: '"v1"' }, now);
+    for (let i = 1; i <= 500; i++) {
+      await store.recordProgress(A, 'big.bin', ticket, i * 1000, now + i);
+      store.flush();
+    }
+    expect(fs.statSync(logPath()).size).toBeLessThan(4 * 512);
+    await store.close();
+    const again = await openAt();
+    expect(again.recovery.problem).toBe('none');
+    expect(await again.getProgress(A, 'big.bin')).toEqual({ offset: 500_000, size: 1_000_000, etag: '"v1"', ticket });
+  });
+});
