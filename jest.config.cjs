@@ -5,13 +5,17 @@
  */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages/server/test', '<rootDir>/packages/client/test', '<rootDir>/test'],
+  roots: ['<rootDir>/packages/server/test', '<rootDir>/packages/client/test', '<rootDir>/packages/common/test', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   // Sources use NodeNext-style `./x.js` specifiers; map them back to the .ts files.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // '@mobserve/common' resolves to its TypeScript source, not the built ESM dist.
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^@mobserve/common$': '<rootDir>/packages/common/src/index.ts',
+  },
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -125,11 +125,14 @@ export function resolveTarget(target: string, server: string | undefined): Targe
 export function defaultOutput(target: Target): string {
   const p = target.mode === 'plain' ? target.url.pathname : `/${target.name}`;
   const last = p.split('/').pop() ?? '';
-  let name: string;
-  try {
-    name = decodeURIComponent(last);
-  } catch {
-    name = last;
+  // A URL path is percent-encoded; a name is the file's own name, taken literally.
+  let name = last;
+  if (target.mode === 'plain') {
+    try {
+      name = decodeURIComponent(last);
+    } catch {
+      name = last;
+    }
   }
   return name && name !== '.' && name !== '..' && !name.includes('/') ? name : 'index.html';
 }

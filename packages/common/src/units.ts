@@ -3,7 +3,8 @@
  * message (for a person) instead of throwing.
  */
 
-const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$/i;
+// "i"/"ib" only after a multiple ("20ki", "1MiB"); a lone "b" is bytes.
+const SIZE = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])i?b?|b)?$/i;
 const SIZE_FACTORS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
 /**
@@ -13,7 +14,7 @@ const SIZE_FACTORS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 
 export function parseSize(text: string): number | { error: string } {
   const m = SIZE.exec(text.trim());
   if (!m) return { error: `"${text}" is not a size (examples: 512, 20k, 1m, 2g)` };
-  const value = Number(m[1]) * SIZE_FACTORS[m[2]!.toLowerCase()]!;
+  const value = Number(m[1]) * SIZE_FACTORS[(m[2] ?? '').toLowerCase()]!;
   if (!Number.isFinite(value) || value > Number.MAX_SAFE_INTEGER) return { error: `"${text}" is too large` };
   return Math.floor(value);
 }
@@ -25,7 +26,9 @@ const DURATION_FACTORS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h:
 export function parseDuration(text: string): number | { error: string } {
   const m = DURATION.exec(text.trim());
   if (!m) return { error: `"${text}" is not a duration (examples: 30s, 15m, 24h, 7d)` };
-  return Math.round(Number(m[1]) * DURATION_FACTORS[(m[2] ?? 's').toLowerCase()]!);
+  const ms = Math.round(Number(m[1]) * DURATION_FACTORS[(m[2] ?? 's').toLowerCase()]!);
+  if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) return { error: `"${text}" is too long` };
+  return ms;
 }
 
 /** 100352 → "98.0 KiB". */
@@ -34,7 +37,8 @@ export function formatBytes(n: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
+  // Promote when the rounded figure would read "1024.0" (1048575 → "1.0 MiB").
+  while (Number(v.toFixed(1)) >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }

@@ -152,10 +152,12 @@ export class ResponseParser {
 
   private parseHead(out: ResponseEvent[]): boolean {
     const end = this.buf.indexOf('\r\n\r\n');
-    if (end === -1) {
-      if (this.buf.length > this.maxHeaderBytes) return this.fail(out, 'header-too-large', 'response header section too large');
-      return false;
+    // The limit holds however the bytes arrive: a section that came in one
+    // piece is measured too, not only one still waiting for its end.
+    if (end === -1 ? this.buf.length > this.maxHeaderBytes : end + 4 > this.maxHeaderBytes) {
+      return this.fail(out, 'header-too-large', 'response header section too large');
     }
+    if (end === -1) return false;
     const lines = this.buf.toString('latin1', 0, end).split('\r\n');
     this.buf = this.buf.subarray(end + 4);
     // RFC 9112 §4: status-line = HTTP-version SP status-code SP [ reason-phrase ]
