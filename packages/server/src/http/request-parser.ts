@@ -88,13 +88,19 @@ export class RequestParser {
   private buf: Buffer = Buffer.alloc(0);
   /** Bytes of buf already checked for terminators and bare CR/LF. */
   private scanned = 0;
+  /** Empty lines skipped before the request line still to come. */
+  private skipped = 0;
   private dead = false;
 
   constructor(private readonly limits: ParserLimits = DEFAULT_LIMITS) {}
 
-  /** Bytes received that do not yet form a whole request. */
+  /**
+   * Bytes received that do not yet form a whole request, counting the empty
+   * lines skipped before it: a peer dripping CRLFs is still sending a head,
+   * so the header timeout applies to it.
+   */
   get pending(): number {
-    return this.buf.length;
+    return this.buf.length + this.skipped;
   }
 
   /**
@@ -112,6 +118,7 @@ export class RequestParser {
       if (ev.kind === 'error') {
         this.dead = true;
         this.buf = Buffer.alloc(0);
+        this.skipped = 0;
         break;
       }
     }
@@ -125,6 +132,7 @@ export class RequestParser {
     if (start > 0) {
       this.buf = this.buf.subarray(start);
       this.scanned = 0;
+      this.skipped += start;
     }
     if (this.buf.length === 0) return undefined;
 
@@ -158,6 +166,7 @@ export class RequestParser {
     const head = this.buf.subarray(0, end);
     this.buf = this.buf.subarray(headEnd);
     this.scanned = 0;
+    this.skipped = 0;
     return this.parseHead(head);
   }
 

@@ -43,7 +43,10 @@ export class Connection {
       // A FIN before a response starts is a half-close (the request is all
       // there is); a FIN in the middle of a transfer means the peer has gone:
       // whatever we write after it would be counted but never read.
-      if (this.transfer) this.transfer.peerEnded = true;
+      if (this.transfer) {
+        this.transfer.peerEnded = true;
+        this.transfer.wake();
+      }
       if (!this.busy && this.queue.length === 0) socket.end();
     });
     // EPIPE, ECONNRESET, ETIMEDOUT: the peer is gone. 'close' follows; the
@@ -225,8 +228,13 @@ export class Connection {
         ticket = await store.beginTransfer(clientId!, rep.relPath, { offset: plan.start, size: rep.size, etag: rep.etag }, Date.now());
       }
       let stopReason: 'superseded' | 'stopped' | undefined;
+      let wake!: () => void;
+      // Ends any wait in the sender (pacing, drain): close, FIN or stop.
+      const interrupted = new Promise<void>((resolve) => (wake = resolve));
+      void this.closed.then(wake);
       const transfer: ActiveTransfer = {
         peerEnded: false,
+        wake,
         stop: (why) => {
           stopReason ??= why;
           this.socket.destroy();
@@ -242,7 +250,7 @@ export class Connection {
         start: plan.start,
         length: plan.length,
         rate: this.ctx.rate,
-        closed: this.closed,
+        closed: interrupted,
         shouldStop: () => stopReason !== undefined,
         peerGone: () => transfer.peerEnded,
         onFlushed: (flushed) => {

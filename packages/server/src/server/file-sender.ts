@@ -20,7 +20,7 @@ export interface SendSpan {
   rate?: number | undefined;
   /** Called as bytes reach the kernel, with the running total of body bytes. */
   onFlushed?: (flushed: number) => void;
-  /** Settles when the socket has closed (one per connection, not per send). */
+  /** Settles when waiting should end: the socket closed, the peer sent FIN, or the owner stops us. */
   closed: Promise<void>;
   /** Set by the owner to stop early (superseded, shutdown). */
   shouldStop?: () => boolean;
@@ -91,16 +91,15 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
     if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
     if (socket.destroyed || failed || s.peerGone?.()) return { outcome: 'closed', flushed };
     const chunk = bytesRead === n ? buf : buf.subarray(0, bytesRead);
-    let ok: boolean;
     if (first) {
       // Head and first chunk leave in one writev.
       socket.cork();
       write(s.head, 0);
-      ok = write(chunk, bytesRead);
+      write(chunk, bytesRead);
       socket.uncork();
       first = false;
     } else {
-      ok = write(chunk, bytesRead);
+      write(chunk, bytesRead);
     }
     pos += bytesRead;
     if (s.rate && s.rate > 0) {
@@ -108,7 +107,10 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
       const wait = due - Date.now();
       if (wait > 0) await Promise.race([sleep(wait), closed]);
     }
-    if (!ok && !socket.destroyed) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
+    // Ask the socket rather than keep write()'s answer: during a pacing sleep
+    // the drain may already have happened, and waiting for another would
+    // wait forever.
+    if (socket.writableNeedDrain && !socket.destroyed) await Promise.race([new Promise((r) => socket.once('drain', r)), closed]);
   }
   await Promise.race([lastWriteDone(), closed]);
   if (flushed === s.length) return { outcome: 'complete', flushed };

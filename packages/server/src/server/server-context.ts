@@ -8,6 +8,8 @@ import type { ServerEvent } from './events.js';
 export interface ActiveTransfer {
   /** The peer sent FIN while this transfer was running. */
   peerEnded: boolean;
+  /** Ends the sender's current wait (pacing sleep, drain). */
+  wake(): void;
   stop(why: 'superseded' | 'stopped'): void;
 }
 
