@@ -27,7 +27,7 @@ export function lineView(c: Palette, stream: NodeJS.WritableStream = process.std
       if (line) say(line);
       if (e.type === 'progress' && e.size) {
         const tenth = Math.floor((e.bytes / e.size) * 10);
-        if (tenth > lastTenth && tenth < 10) {
+        if (tenth > lastTenth && tenth > 0 && tenth < 10) {
           lastTenth = tenth;
           say(`${c.dim('…')} ${formatBytes(e.bytes)} of ${formatBytes(e.size)} (${tenth * 10}%)`);
         }
