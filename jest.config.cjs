@@ -11,10 +11,12 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   // Sources use NodeNext-style `./x.js` specifiers; map them back to the .ts files.
-  // '@mobserve/common' resolves to its TypeScript source, not the built ESM dist.
+  // '@mobserve/{common,client,server}' resolve to their TypeScript sources, not the built ESM dist.
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@mobserve/common$': '<rootDir>/packages/common/src/index.ts',
+    '^@mobserve/client$': '<rootDir>/packages/client/src/index.ts',
+    '^@mobserve/server$': '<rootDir>/packages/server/src/index.ts',
   },
   testTimeout: 30000,
   maxWorkers: 2,

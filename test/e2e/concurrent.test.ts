@@ -3,10 +3,10 @@
  * every file byte-identical, and the server still answers afterwards.
  */
 import * as path from 'node:path';
-import { FIXTURES } from '../helpers/paths';
-import { killAll, mobget, startServer } from '../helpers/processes';
-import { request } from '../helpers/raw-http';
-import { sha256File, tempDir } from '../helpers/tmp';
+import { FIXTURES } from '../helpers/paths.js';
+import { killAll, mobget, startServer } from '../helpers/processes.js';
+import { request } from '../helpers/raw-http.js';
+import { sha256File, tempDir } from '../helpers/tmp.js';
 
 afterAll(killAll);
 

@@ -6,9 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { MOBGET } from '../helpers/paths';
-import { killAll, mobget, run, startProcess, startServer } from '../helpers/processes';
-import { sha256, tempDir } from '../helpers/tmp';
+import { MOBGET } from '../helpers/paths.js';
+import { killAll, mobget, run, startProcess, startServer } from '../helpers/processes.js';
+import { sha256, tempDir } from '../helpers/tmp.js';
 
 afterAll(killAll);
 

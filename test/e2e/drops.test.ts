@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURES } from '../helpers/paths';
-import { killAll, mobget, startServer, type ServerProcess } from '../helpers/processes';
-import { sha256File, tempDir } from '../helpers/tmp';
+import { FIXTURES } from '../helpers/paths.js';
+import { killAll, mobget, startServer, type ServerProcess } from '../helpers/processes.js';
+import { sha256File, tempDir } from '../helpers/tmp.js';
 
 const WORD = path.join(FIXTURES, 'word.doc');
 const WORD_SHA = sha256File(WORD);

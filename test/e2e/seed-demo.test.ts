@@ -13,9 +13,9 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { FIXTURES } from '../helpers/paths';
-import { killAll, run, startServer } from '../helpers/processes';
-import { sha256File, tempDir } from '../helpers/tmp';
+import { FIXTURES } from '../helpers/paths.js';
+import { killAll, run, startServer } from '../helpers/processes.js';
+import { sha256File, tempDir } from '../helpers/tmp.js';
 
 const WORD = fs.readFileSync(path.join(FIXTURES, 'word.doc'));
 

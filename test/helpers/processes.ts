@@ -4,7 +4,7 @@
  * afterEach/afterAll), so a failing test leaves nothing running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { MOBGET, MOBSERVE } from './paths';
+import { MOBGET, MOBSERVE } from './paths.js';
 
 const running = new Set<ChildProcess>();
 
@@ -51,7 +51,7 @@ export function startServer(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd
   proc.stderr!.on('data', onData);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
 
-  const waitFor = (re: RegExp, timeoutMs = 10_000): Promise<string> =>
+  const waitFor = (re: RegExp, timeoutMs = 20_000): Promise<string> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in server output:\n${out}`)), timeoutMs);
       const check = () => {

@@ -9,7 +9,8 @@
  *   206 → Content-Range must start at our offset, the ETag must not change;
  *   200 → the server ignored Range or the file changed: skip what we have
  *         if the strong ETag is the same, else truncate and start over;
- *   416 → `bytes *\/N` with N == our size means we already have it all.
+ *   416 → `bytes *\/N` with N == our size means we already have it all,
+ *         unless it names another size or ETag than the ones we learned.
  * At the end the size must match and the SHA-256 must match Repr-Digest
  * (RFC 9530); a mismatch is repaired once by downloading again.
  */
@@ -156,7 +157,8 @@ type AttemptResult =
   | { kind: 'body-end' }
   | { kind: 'already-complete' }
   | { kind: 'dropped' }
-  | { kind: 'failed'; error: string; retryAfterMs?: number | undefined }
+  /** `progressed`: the attempt gained bytes before it failed, so it does not count against --retries. */
+  | { kind: 'failed'; error: string; retryAfterMs?: number | undefined; progressed?: boolean }
   | { kind: 'restart'; reason: string }
   | { kind: 'rehandshake' }
   | { kind: 'redirect'; url: URL };
@@ -292,6 +294,11 @@ class Download {
         return false;
       }
       case 'failed': {
+        if (r.progressed) {
+          // The link broke after gaining bytes: a phone reconnects at once.
+          this.failures = 0;
+          return false;
+        }
         this.failures++;
         if (this.failures > this.retries) {
           throw new MobgetError('MOBGET_NETWORK', `giving up after ${this.failures} failed attempts in a row: ${r.error}`, { failures: this.failures });
@@ -419,9 +426,8 @@ class Download {
 
   private networkFailure(error: string, progressed = false): AttemptResult {
     this.networkErrors++;
-    if (progressed) this.failures = 0;
-    this.emit({ type: 'network-error', at: this.out.size, error, failures: this.failures + 1 });
-    return { kind: 'failed', error };
+    this.emit({ type: 'network-error', at: this.out.size, error, failures: progressed ? 0 : this.failures + 1 });
+    return { kind: 'failed', error, progressed };
   }
 
   private async receive(ex: Exchange, offset: number): Promise<AttemptResult> {
@@ -459,6 +465,9 @@ class Download {
         wrote = true;
         this.emit({ type: 'progress', bytes: this.out.size, size: this.size, received: this.received });
       } else if (ev.type === 'end') {
+        // A body that ends before the file does and brought nothing new is a
+        // failed attempt (backoff, then give up), not another lap at full speed.
+        if (!wrote && this.size !== undefined && this.out.size < this.size) return { kind: 'failed', error: `the response ended at byte ${this.out.size} of ${this.size}` };
         return { kind: 'body-end' };
       } else {
         // premature close: the link broke mid-body; a malformed response: the server (or a middlebox) is broken.
@@ -490,6 +499,11 @@ class Download {
     if (status === 416) {
       const cr = parseContentRange(h.get('content-range'));
       if (cr?.kind === 'unsatisfied' && cr.size === offset) {
+        // "You have it all" holds only for the version we hold: a size or a
+        // strong tag other than the ones we learned means the file changed.
+        if ((this.size !== undefined && cr.size !== this.size) || (offset > 0 && etag !== undefined && this.etag !== undefined && etag !== this.etag)) {
+          return { kind: 'restart', reason: `the file changed on the server (416 says ${cr.size} bytes${etag !== undefined ? `, ETag ${etag}` : ''})` };
+        }
         this.size = cr.size;
         if (digest) this.sha256 = digest;
         return { kind: 'already-complete' };

@@ -4,6 +4,7 @@
  * when the download is verified.
  */
 import * as fs from 'node:fs/promises';
+import { MobgetError } from './errors.js';
 
 export interface ResumeState {
   version: 1;
@@ -37,11 +38,18 @@ export async function loadState(output: string): Promise<ResumeState | undefined
   }
 }
 
+/** A state file that cannot be written is an output that cannot be written (disk full, no permission). */
 export async function saveState(output: string, state: ResumeState): Promise<void> {
   const p = statePath(output);
   const tmp = `${p}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  await fs.rename(tmp, p);
+  try {
+    await fs.writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    await fs.rename(tmp, p);
+  } catch (e) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    const err = e as NodeJS.ErrnoException;
+    throw new MobgetError('MOBGET_OUTPUT', `cannot write ${p}: ${err.code ?? err.message}`, { errno: err.code });
+  }
 }
 
 export async function removeState(output: string): Promise<void> {
