@@ -84,3 +84,33 @@ test('the seed demo survives a server SIGKILL between part1 and part2 (the ledge
     tmp.cleanup();
   }
 }, 60_000);
+
+test('SIGTERM during a download: the server exits 0 within seconds, progress is on disk, part2 completes the file', async () => {
+  const tmp = tempDir();
+  try {
+    const store = `file:${path.join(tmp.dir, 'ledger')}`;
+    const first = await startServer(['--store', store, '--rate', '20k']);
+    const hostPort = `127.0.0.1:${first.port}`;
+    const id = (await run('curl', ['-s', hostPort])).stdout;
+    const part1 = path.join(tmp.dir, 'part1');
+    // curl runs until the server ends the transfer (exit 18: partial file).
+    const p1 = run('curl', ['-s', `${hostPort}/${id}/word.doc`, '-o', part1], { cwd: tmp.dir });
+    await waitUntil(() => fs.existsSync(part1) && fs.statSync(part1).size > 10_000, 10_000, 'part of the file');
+    const t0 = Date.now();
+    const exit = await first.kill('SIGTERM');
+    expect(exit.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(first.output()).toMatch(/stopped \S+ word\.doc at byte \d+ \(shutdown\)/);
+    expect((await p1).code).toBe(18);
+
+    const second = await startServer(['--store', store, '--rate', '1m', '--port', String(first.port)]);
+    expect(second.output()).toContain('(1 devices, 1 paused files)');
+    const p2 = await run('curl', ['-s', `${hostPort}/${id}/word.doc`, '-o', 'part2'], { cwd: tmp.dir });
+    expect(p2.code).toBe(0);
+    const merged = Buffer.concat([fs.readFileSync(part1), fs.readFileSync(path.join(tmp.dir, 'part2'))]);
+    expect(sha256(merged)).toBe(sha256(fs.readFileSync(path.join(__dirname, '../../fixtures/word.doc'))));
+  } finally {
+    await killAll();
+    tmp.cleanup();
+  }
+}, 60_000);

@@ -53,6 +53,7 @@ export function barView(c: Palette, stream: NodeJS.WriteStream = process.stderr)
   );
   let bar: cliProgress.SingleBar | undefined;
   let drops = 0;
+  let knownSize: number | undefined;
   const t0 = Date.now();
   let firstBytes = 0;
   const payload = (bytes: number, size: number | undefined) => {
@@ -63,8 +64,9 @@ export function barView(c: Palette, stream: NodeJS.WriteStream = process.stderr)
     onEvent(e) {
       if (e.type === 'start') firstBytes = e.offset;
       if (e.type === 'drop') drops = e.drops;
+      if (e.type === 'progress' && e.size !== undefined) knownSize = e.size;
       if (e.type === 'progress' || e.type === 'drop') {
-        const size = e.type === 'progress' ? e.size : undefined;
+        const size = knownSize;
         const bytes = e.type === 'progress' ? e.bytes : e.at;
         if (!bar) bar = multi.create(size ?? bytes, bytes, payload(bytes, size));
         if (size !== undefined) bar.setTotal(size);

@@ -20,7 +20,7 @@ export function formatEvent(e: ServerEvent, c: Palette, verbose = false): string
   const t = c.dim(time());
   switch (e.type) {
     case 'connection':
-      return verbose ? `${t} ${c.dim('+')} conn#${e.conn} from ${e.remote}` : undefined;
+      return `${t} ${c.dim(`+ conn#${e.conn} from ${e.remote}`)}`;
     case 'connection-closed':
       return verbose ? `${t} ${c.dim('-')} conn#${e.conn} closed after ${e.requests} request(s)` : undefined;
     case 'handshake':
