@@ -213,6 +213,14 @@ describe('RequestParser: streams', () => {
     expect(events.map((e) => (e.kind === 'request' ? `${e.request.method} ${e.request.target}` : e.kind))).toEqual(['GET /1', 'HEAD /2', 'GET /3']);
   });
 
+  it('empty lines before a request line count as pending (the header timeout covers a CRLF drip)', () => {
+    const parser = new RequestParser();
+    expect(parser.push(Buffer.from('\r\n\r\n', 'latin1'))).toEqual([]);
+    expect(parser.pending).toBe(4);
+    expect(onlyRequest(parser.push(Buffer.from(head('GET /1 HTTP/1.1', 'Host: h'), 'latin1'))).target).toBe('/1');
+    expect(parser.pending).toBe(0);
+  });
+
   it('keeps a partial next request after a complete one', () => {
     const parser = new RequestParser();
     const second = head('GET /2 HTTP/1.1', 'Host: h');

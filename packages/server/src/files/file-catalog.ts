@@ -6,7 +6,8 @@
  * Containment: the decoded segments are joined below the root and the result
  * is resolved with realpath(3); it must still lie below the root's own real
  * path, so a symlink that points out is refused (404) while links inside the
- * root work. The real path is then opened with O_NOFOLLOW.
+ * root work. The real path is then opened with O_NOFOLLOW and O_NONBLOCK
+ * (a FIFO must not block the open), and anything but a regular file is 404.
  *
  * Validators: the ETag is derived from the SHA-256 of the content, computed
  * once per file version and cached under (dev, ino, size, mtime ns, ctime
@@ -63,7 +64,10 @@ export class FileCatalog {
     if (!real.startsWith(rootReal + path.sep)) return { ok: false, error: ERRORS.NOT_FOUND };
     let handle: fsp.FileHandle;
     try {
-      handle = await fsp.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+      // writer, holding a libuv pool thread; four such requests stall all file
+      // I/O. It changes nothing for regular files; the FIFO is refused below.
+      handle = await fsp.open(real, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     } catch (e) {
       return { ok: false, error: mapFsError(e) };
     }

@@ -13,6 +13,15 @@ import { planFileResponse } from '../http/response-plan.js';
 import { sendSpan } from './file-sender.js';
 import type { ServerContext, ActiveTransfer } from './server-context.js';
 
+/**
+ * RFC 9112 §9.3: "close" when we will close; an HTTP/1.0 client that asked
+ * for keep-alive is told it got it (1.0 has no persistence by default).
+ */
+function persistence(req: ParsedRequest): HeaderList {
+  if (!req.keepAlive) return [['Connection', 'close']];
+  return req.minor === 0 ? [['Connection', 'keep-alive']] : [];
+}
+
 /** Pipelined requests we hold before we stop reading from the socket. */
 const MAX_QUEUED = 32;
 
@@ -23,6 +32,9 @@ export class Connection {
   private readEnded = false;
   private requests = 0;
   private headerTimer: NodeJS.Timeout | undefined;
+  /** Set once we have decided to close: later input is read and dropped. */
+  private closing = false;
+  private lingerTimer: NodeJS.Timeout | undefined;
   private transfer: ActiveTransfer | undefined;
   readonly remote: string;
   readonly closed: Promise<void>;
@@ -55,6 +67,7 @@ export class Connection {
     socket.on('timeout', () => socket.destroy());
     socket.once('close', () => {
       this.clearHeaderTimer();
+      clearTimeout(this.lingerTimer);
       ctx.connections.delete(this);
       ctx.emit({ type: 'connection-closed', conn: id, remote: this.remote, requests: this.requests });
     });
@@ -71,6 +84,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closing) return;
     const events = this.parser.push(chunk);
     if (events.length > 0) this.clearHeaderTimer();
     for (const e of events) this.queue.push(e);
@@ -114,8 +128,7 @@ export class Connection {
           keepAlive = false;
         }
         if (!keepAlive) {
-          this.queue.length = 0;
-          if (!this.socket.destroyed) this.socket.end();
+          this.closeAfterResponse();
           return;
         }
       }
@@ -124,6 +137,22 @@ export class Connection {
     }
     if (this.readEnded && this.queue.length === 0 && !this.socket.destroyed) this.socket.end();
     else this.armHeaderTimer();
+  }
+
+  /**
+   * RFC 9112 §9.6: close in stages. FIN now, keep reading (and dropping) what
+   * the peer still sends so its last bytes do not turn our close into a
+   * reset, but only for a while: a peer that keeps talking cannot hold the
+   * connection open.
+   */
+  private closeAfterResponse(): void {
+    this.closing = true;
+    this.queue.length = 0;
+    this.clearHeaderTimer();
+    if (this.socket.destroyed) return;
+    this.socket.end();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), this.ctx.headerTimeoutMs);
+    this.lingerTimer.unref();
   }
 
   private write(buf: Buffer): Promise<void> {
@@ -136,7 +165,8 @@ export class Connection {
   private async reject(err: HttpErrorSpec, req: ParsedRequest | undefined, extra: HeaderList = []): Promise<boolean> {
     const close = err.close === true || (req !== undefined && !req.keepAlive);
     this.ctx.emit({ type: 'rejected', conn: this.id, remote: this.remote, status: err.status, code: err.code, target: req?.target });
-    await this.write(errorResponse(err, { head: req?.method === 'HEAD', close, extra }));
+    const keep = !close && req !== undefined ? persistence(req) : [];
+    await this.write(errorResponse(err, { head: req?.method === 'HEAD', close, extra: [...extra, ...keep] }));
     return !close;
   }
 
@@ -183,7 +213,7 @@ export class Connection {
       ['Content-Length', 36],
       ['Cache-Control', 'no-store'],
     ];
-    if (!req.keepAlive) headers.push(['Connection', 'close']);
+    headers.push(...persistence(req));
     const out = serializeHead(200, headers);
     await this.write(head ? out : Buffer.concat([out, Buffer.from(id, 'latin1')]));
     if (!head) this.ctx.emit({ type: 'handshake', conn: this.id, remote: this.remote, clientId: id });
@@ -210,7 +240,7 @@ export class Connection {
       const ledger = clientId !== undefined && req.range === undefined ? await store.getProgress(clientId, rep.relPath) : undefined;
       const plan = planFileResponse({ route: clientId !== undefined ? 'client' : 'plain', headers: req.headers, range: req.range, ifRange: req.ifRange, ledger }, rep);
       if (!plan.ok) return this.reject(plan.error, req, plan.extra);
-      if (!req.keepAlive) plan.headers.push(['Connection', 'close']);
+      plan.headers.push(...persistence(req));
       const headBuf = serializeHead(plan.status, plan.headers);
       const base = { conn: this.id, remote: this.remote, clientId, path: rep.relPath, size: rep.size };
       this.ctx.emit({ type: 'transfer-start', ...base, status: plan.status, via: plan.via, start: plan.start, length: plan.length, head: head || plan.status === 304 });
