@@ -247,17 +247,40 @@ export function progressStoreContract(name: string, makeStore: MakeStore): void 
     });
 
     describe('eviction (maxClients = 3)', () => {
-      it('creating one more client evicts the least recently seen, with its files', async () => {
+      it('creating one more client evicts the least recently seen never-used client, not a paused download', async () => {
         const { store } = await open({ maxClients: 3 });
         await store.createClient(A, t0);
         await store.createClient(B, t0 + 1);
         await store.createClient(C, t0 + 2);
         await store.beginTransfer(A, 'x', { offset: 0, ...V1 }, t0 + 3);
         await store.createClient(D, t0 + 4);
-        expect(await store.counts()).toEqual({ clients: 3, files: 0 });
+        // A is the least recently seen, but it has a paused download: B goes.
+        expect(await store.counts()).toEqual({ clients: 3, files: 1 });
+        expect(await store.touchClient(B, t0 + 5)).toBe(false);
+        expect(await store.getProgress(A, 'x')).toEqual({ offset: 0, ...V1, ticket: 1 });
+        for (const id of [A, C, D]) expect(await store.touchClient(id, t0 + 5)).toBe(true);
+      });
+
+      it('a flood of new ids cannot evict paused downloads while never-used ids remain', async () => {
+        const { store } = await open({ maxClients: 3 });
+        await store.createClient(A, t0);
+        await store.beginTransfer(A, 'x', { offset: 0, ...V1 }, t0 + 1);
+        for (let i = 0; i < 50; i++) await store.createClient(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, t0 + 2 + i);
+        expect(await store.counts()).toEqual({ clients: 3, files: 1 });
+        expect(await store.getProgress(A, 'x')).toEqual({ offset: 0, ...V1, ticket: 1 });
+      });
+
+      it('when every client has a download, the least recently seen one is evicted, with its files', async () => {
+        const { store } = await open({ maxClients: 2 });
+        await store.createClient(A, t0);
+        await store.beginTransfer(A, 'x', { offset: 0, ...V1 }, t0 + 1);
+        await store.createClient(B, t0 + 2);
+        await store.beginTransfer(B, 'x', { offset: 0, ...V1 }, t0 + 3);
+        await store.createClient(C, t0 + 4);
+        expect(await store.counts()).toEqual({ clients: 2, files: 1 });
         expect(await store.touchClient(A, t0 + 5)).toBe(false);
         expect(await store.getProgress(A, 'x')).toBeUndefined();
-        for (const id of [B, C, D]) expect(await store.touchClient(id, t0 + 5)).toBe(true);
+        for (const id of [B, C]) expect(await store.touchClient(id, t0 + 5)).toBe(true);
       });
 
       it('a touch makes a client the most recently seen', async () => {

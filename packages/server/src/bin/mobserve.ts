@@ -52,6 +52,7 @@ const program = new Command()
   .option('--rate <bytes>', 'pace each transfer to this many bytes per second (e.g. 20k), to watch drops live', sizeArg)
   .option('--session-ttl <duration>', 'forget a device unseen for this long (e.g. 30m, 24h, 7d)', durationArg, DEFAULT_STORE_LIMITS.ttlMs)
   .option('--max-sessions <n>', 'at most this many devices; a new one evicts the least recently seen', countArg, DEFAULT_STORE_LIMITS.maxClients)
+  .option('--max-connections <n>', 'at most this many connections; more get 503 and Retry-After', countArg, 8192)
   .option('--idle-timeout <duration>', 'close a connection silent this long', durationArg, 30_000)
   .option('--header-timeout <duration>', 'a request head must arrive within this long', durationArg, 10_000)
   .option('-v, --verbose', 'also log closed connections and HEAD requests')
@@ -70,6 +71,7 @@ const opts = program.opts<{
   rate?: number;
   sessionTtl: number;
   maxSessions: number;
+  maxConnections: number;
   idleTimeout: number;
   headerTimeout: number;
   verbose?: boolean;
@@ -103,6 +105,7 @@ const server = createServer({
   rate: opts.rate,
   idleTimeoutMs: opts.idleTimeout,
   headerTimeoutMs: opts.headerTimeout,
+  maxConnections: opts.maxConnections,
 });
 server.on((e) => {
   if (opts.quiet && e.type !== 'store-error') return;
@@ -115,6 +118,10 @@ try {
 } catch (e) {
   await store!.close();
   fail(3, `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
+}
+const recovery = (store! as { recovery?: { discardedBytes: number; problem: string; records: number } }).recovery;
+if (recovery && recovery.discardedBytes > 0) {
+  process.stdout.write(`${c.yellow('mobserve: ledger recovered:')} ${recovery.records} records kept, ${recovery.discardedBytes} bytes of a torn or corrupt tail cut (${recovery.problem})\n`);
 }
 const counts = await store!.counts();
 process.stdout.write(

@@ -45,6 +45,7 @@ export const ERRORS = Object.freeze({
   FILE_UNSTABLE: spec(503, 'file-unstable', 'file is being changed, retry later'),
   STORE_UNAVAILABLE: spec(503, 'store-unavailable', 'progress ledger unavailable, retry later'),
   INTERNAL: spec(500, 'internal', 'internal server error', true),
+  BUSY: spec(503, 'busy', 'too many connections, retry later', true),
   SHUTTING_DOWN: spec(503, 'shutting-down', 'server is shutting down', true),
 });
 

@@ -4,7 +4,9 @@
 import * as net from 'node:net';
 import { EventEmitter } from 'node:events';
 import { FileCatalog } from '../files/file-catalog.js';
+import { ERRORS } from '../http/errors.js';
 import { DEFAULT_LIMITS, type ParserLimits } from '../http/request-parser.js';
+import { errorResponse } from '../http/response-head.js';
 import { MemoryStore } from '../ledger/memory-store.js';
 import type { ProgressStore } from '../ledger/progress-store.js';
 import { Connection } from './connection.js';
@@ -25,6 +27,12 @@ export interface ServerOptions {
   headerTimeoutMs?: number;
   /** A connection with no traffic either way for this long is closed (ms). */
   idleTimeoutMs?: number;
+  /**
+   * At most this many connections at once; one more is answered 503 with
+   * Retry-After and closed. Each transfer holds two descriptors (socket and
+   * file), so keep this under half the process's descriptor limit.
+   */
+  maxConnections?: number;
   /** How often expired sessions are swept (ms). */
   sweepIntervalMs?: number;
   parserLimits?: Partial<ParserLimits>;
@@ -67,10 +75,19 @@ export function createServer(options: ServerOptions): MobServer {
     shuttingDown: false,
     emit: (e: ServerEvent) => events.emit('event', e),
   };
+  const maxConnections = options.maxConnections ?? 8192;
   let nextConn = 1;
   const listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     if (ctx.shuttingDown) {
       socket.destroy();
+      return;
+    }
+    if (ctx.connections.size >= maxConnections) {
+      // Refuse politely and at once: the refusal costs one write, not a parser.
+      socket.on('error', () => {});
+      socket.end(errorResponse(ERRORS.BUSY, { extra: [['Retry-After', 1]] }));
+      socket.setTimeout(1000, () => socket.destroy());
+      ctx.emit({ type: 'rejected', conn: 0, remote: `${socket.remoteAddress}:${socket.remotePort}`, status: 503, code: ERRORS.BUSY.code, target: undefined });
       return;
     }
     const conn = new Connection(nextConn++, socket, ctx);
