@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { DropPlan } from './drop-plan.js';
 import { MobgetError } from './errors.js';
 import { NetworkError, openExchange, type Exchange } from './http/exchange.js';
+import { proxyFor } from './http/proxy.js';
 import type { ResponseHead } from './http/response-parser.js';
 import { parseContentRange, sha256FromReprDigest, strongEtag } from './http/validators.js';
 import { OutputFile } from './output-file.js';
@@ -50,6 +51,10 @@ export interface DownloadOptions {
   retries?: number | undefined;
   /** Silence on a connection for this long counts as a failure (ms). */
   timeoutMs?: number | undefined;
+  /** HTTP forward proxy (http://host:port); default: http_proxy / HTTP_PROXY unless no_proxy matches. */
+  proxy?: string | undefined;
+  /** The environment read for proxies (default: process.env). */
+  env?: NodeJS.ProcessEnv | undefined;
   /** Overwrite an existing output that has no resume state. */
   force?: boolean | undefined;
   onEvent?: ((e: DownloadEvent) => void) | undefined;
@@ -353,6 +358,14 @@ class Download {
     return false;
   }
 
+  private proxyFor(url: URL): URL | undefined {
+    try {
+      return proxyFor(url, this.o.proxy, this.o.env ?? process.env);
+    } catch (e) {
+      throw new MobgetError('MOBGET_USAGE', `bad proxy: ${(e as Error).message}`);
+    }
+  }
+
   private nextLocalAddress(): string | undefined {
     const list = this.o.localAddresses;
     return list && list.length > 0 ? list[(this.attempts - 1) % list.length] : undefined;
@@ -364,7 +377,8 @@ class Download {
     let ex: Exchange | undefined;
     let error: string | undefined;
     try {
-      ex = await openExchange({ url: new URL('/', base), method: 'GET', headers: [['User-Agent', USER_AGENT]], timeoutMs: this.timeoutMs });
+      const url = new URL('/', base);
+      ex = await openExchange({ url, method: 'GET', headers: [['User-Agent', USER_AGENT]], timeoutMs: this.timeoutMs, proxy: this.proxyFor(url) });
       let status = 0;
       let body = Buffer.alloc(0);
       for await (const ev of ex.events()) {
@@ -408,7 +422,7 @@ class Download {
     if (offset > 0 && this.etag !== undefined) headers.push(['If-Range', this.etag]);
     let ex: Exchange;
     try {
-      ex = await openExchange({ url, method: 'GET', headers, localAddress, timeoutMs: this.timeoutMs });
+      ex = await openExchange({ url, method: 'GET', headers, localAddress, timeoutMs: this.timeoutMs, proxy: this.proxyFor(url) });
     } catch (e) {
       if (!(e instanceof NetworkError)) throw e;
       return this.networkFailure(e.message);

@@ -27,6 +27,7 @@ program
   .option('--handoff-delay <ms>', 'wait this long after a drop before reconnecting (ms, or 2s)')
   .option('--max-drops <n>', 'at most n simulated drops')
   .option('--local-address <list>', 'comma-separated local addresses to reconnect from in turn (127.0.0.2,127.0.0.3)')
+  .option('--proxy <url>', 'send requests through this HTTP proxy (default: $http_proxy, minus $no_proxy)')
   .option('--retries <n>', 'consecutive failed attempts before giving up', '10')
   .option('--timeout <duration>', 'silence on a connection that counts as a failure', '30s')
   .option('-f, --force', 'overwrite an existing output that has no resume state')

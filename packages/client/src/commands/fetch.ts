@@ -17,6 +17,7 @@ export interface FetchFlags {
   handoffDelay?: string;
   maxDrops?: string;
   localAddress?: string;
+  proxy?: string;
   retries?: string;
   timeout?: string;
   force?: boolean;
@@ -71,6 +72,7 @@ export function toOptions(target: string, f: FetchFlags): DownloadOptions {
     handoffDelayMs,
     maxDrops: wholeNumber('--max-drops', f.maxDrops),
     localAddresses,
+    proxy: f.proxy,
     retries: wholeNumber('--retries', f.retries),
     timeoutMs,
     force: f.force,

@@ -24,6 +24,8 @@ export interface ExchangeOptions {
   localAddress?: string | undefined;
   /** No byte either way for this long fails the exchange. */
   timeoutMs: number;
+  /** Send the request through this HTTP forward proxy (absolute-form target, RFC 9112 §3.2.2). */
+  proxy?: URL | undefined;
 }
 
 export interface Exchange {
@@ -40,16 +42,19 @@ function hostOf(url: URL): string {
   return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }
 
-export function requestBytes(o: Pick<ExchangeOptions, 'url' | 'method' | 'headers'>): Buffer {
-  let head = `${o.method} ${o.url.pathname}${o.url.search} HTTP/1.1\r\nHost: ${o.url.host}\r\n`;
+export function requestBytes(o: Pick<ExchangeOptions, 'url' | 'method' | 'headers' | 'proxy'>): Buffer {
+  // To a proxy the target is the absolute URI; to the origin, the path.
+  const target = o.proxy ? `http://${o.url.host}${o.url.pathname}${o.url.search}` : `${o.url.pathname}${o.url.search}`;
+  let head = `${o.method} ${target} HTTP/1.1\r\nHost: ${o.url.host}\r\n`;
   for (const [k, v] of o.headers) head += `${k}: ${v}\r\n`;
   return Buffer.from(`${head}\r\n`, 'latin1');
 }
 
 export function openExchange(o: ExchangeOptions): Promise<Exchange> {
   return new Promise((resolve, reject) => {
-    const port = Number(o.url.port || 80);
-    const socket = net.connect({ host: hostOf(o.url), port, localAddress: o.localAddress, noDelay: true });
+    const via = o.proxy ?? o.url;
+    const port = Number(via.port || 80);
+    const socket = net.connect({ host: hostOf(via), port, localAddress: o.localAddress, noDelay: true });
     let settled = false;
     socket.setTimeout(o.timeoutMs, () => socket.destroy(new NetworkError('ETIMEDOUT', `no response from ${o.url.host} for ${o.timeoutMs} ms`)));
     // Errors after connect reach the reader through the async iterator; this
@@ -57,7 +62,7 @@ export function openExchange(o: ExchangeOptions): Promise<Exchange> {
     socket.on('error', (e: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
-      reject(e instanceof NetworkError ? e : new NetworkError(e.code ?? 'ECONN', `cannot connect to ${o.url.host}: ${e.code ?? e.message}`));
+      reject(e instanceof NetworkError ? e : new NetworkError(e.code ?? 'ECONN', `cannot connect to ${via.host}${o.proxy ? ' (proxy)' : ''}: ${e.code ?? e.message}`));
     });
     socket.once('connect', () => {
       settled = true;
