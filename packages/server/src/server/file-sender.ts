@@ -36,19 +36,19 @@ export interface SendResult {
   flushed: number;
 }
 
-const CHUNK = 256 * 1024;
+const CHUNK = 1024 * 1024;
 
 export async function sendSpan(s: SendSpan): Promise<SendResult> {
-  const { socket } = s;
+  const { socket, closed } = s;
   let flushed = 0;
   let failed = false;
-  const chunkSize = s.rate && s.rate > 0 ? pacedChunk(s.rate) : CHUNK;
+  const paced = s.rate !== undefined && s.rate > 0;
+  const chunkSize = paced ? pacedChunk(s.rate!) : CHUNK;
   const t0 = Date.now();
 
-  const { closed } = s;
-
-  const write = (buf: Buffer, body: number): boolean =>
+  const write = (buf: Buffer, body: number, pooled?: Buffer): boolean =>
     socket.write(buf, (err) => {
+      if (pooled) release(pooled);
       if (err) {
         failed = true;
         return;
@@ -72,40 +72,50 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
     return { outcome: socket.destroyed || failed ? 'closed' : 'complete', flushed };
   }
 
-  let pos = s.start;
   const end = s.start + s.length;
-  let first = true;
-  while (pos < end) {
-    if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
-    if (socket.destroyed || failed || s.peerGone?.()) return { outcome: 'closed', flushed };
-    const n = Math.min(chunkSize, end - pos);
-    const buf = Buffer.allocUnsafe(n);
-    let bytesRead: number;
+  const read = async (at: number): Promise<{ buf: Buffer; n: number } | 'error'> => {
+    const buf = acquire();
     try {
-      ({ bytesRead } = await s.handle.read(buf, 0, n, pos));
+      const { bytesRead } = await s.handle.read(buf, 0, Math.min(chunkSize, end - at), at);
+      // 0 bytes: the file shrank under us, the promised Content-Length cannot be kept.
+      if (bytesRead > 0) return { buf, n: bytesRead };
     } catch {
-      return { outcome: 'file-error', flushed };
+      /* fall through */
     }
-    // The file shrank under us: the promised Content-Length cannot be kept.
-    if (bytesRead === 0) return { outcome: 'file-error', flushed };
-    if (s.shouldStop?.()) return { outcome: 'stopped', flushed };
-    if (socket.destroyed || failed || s.peerGone?.()) return { outcome: 'closed', flushed };
-    const chunk = bytesRead === n ? buf : buf.subarray(0, bytesRead);
+    release(buf);
+    return 'error';
+  };
+
+  let pos = s.start;
+  let first = true;
+  let next = read(pos);
+  while (pos < end) {
+    const got = await next;
+    if (got === 'error') return { outcome: 'file-error', flushed };
+    if (s.shouldStop?.() || socket.destroyed || failed || s.peerGone?.()) {
+      release(got.buf);
+      return { outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed };
+    }
+    const chunk = got.buf.subarray(0, got.n);
     if (first) {
       // Head and first chunk leave in one writev.
       socket.cork();
       write(s.head, 0);
-      write(chunk, bytesRead);
+      write(chunk, got.n, got.buf);
       socket.uncork();
       first = false;
     } else {
-      write(chunk, bytesRead);
+      write(chunk, got.n, got.buf);
     }
-    pos += bytesRead;
-    if (s.rate && s.rate > 0) {
-      const due = t0 + ((pos - s.start) / s.rate) * 1000;
+    pos += got.n;
+    // Read ahead: the next chunk comes off the disk while this one drains.
+    // (256 MiB to curl: 700 MB/s reading after writing; see docs/PERFORMANCE.md.)
+    if (pos < end && !paced) next = read(pos);
+    if (paced) {
+      const due = t0 + ((pos - s.start) / s.rate!) * 1000;
       const wait = due - Date.now();
       if (wait > 0) await Promise.race([sleep(wait), closed]);
+      if (pos < end) next = read(pos);
     }
     // Ask the socket rather than keep write()'s answer: during a pacing sleep
     // the drain may already have happened, and waiting for another would
@@ -115,6 +125,22 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
   await Promise.race([lastWriteDone(), closed]);
   if (flushed === s.length) return { outcome: 'complete', flushed };
   return { outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed };
+}
+
+/**
+ * Chunk buffers are reused: one goes back to the pool when the socket's
+ * write callback says the kernel has its bytes. At most POOL_MAX idle
+ * buffers are kept (POOL_MAX × CHUNK bytes), the rest are left to the GC.
+ */
+const POOL_MAX = 32;
+const pool: Buffer[] = [];
+
+function acquire(): Buffer {
+  return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+}
+
+function release(buf: Buffer): void {
+  if (pool.length < POOL_MAX) pool.push(buf);
 }
 
 /**
