@@ -259,6 +259,7 @@ class Download {
         if (done) break;
       }
 
+      await this.out.flush();
       const sha = this.out.digest();
       const digestChecked = this.sha256 !== undefined;
       this.emit({ type: 'verified', size: this.out.size, sha256: sha, digestChecked });
