@@ -5,12 +5,19 @@
 // needs a missing tool must fail loudly, never pass or skip in silence).
 import { execFileSync } from 'node:child_process';
 
-// program on PATH → Debian package that provides it
-const NEEDED = { curl: 'curl' };
+// program on PATH → Debian package that provides it. curl, wget and aria2c
+// are the clients test/e2e/interop-clients drives against mobserve; nginx and
+// python3 (http.server) are the servers of test/e2e/interop-servers; nginx and
+// squid are the proxies of test/e2e/proxies.
+const NEEDED = { curl: 'curl', wget: 'wget', aria2c: 'aria2', nginx: 'nginx', squid: 'squid', python3: 'python3' };
+
+// nginx and squid live in /usr/sbin, which a non-root PATH often lacks; the
+// tests look there too (test/helpers/system-tools.ts).
+const SEARCH_PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':');
 
 const has = (cmd) => {
   try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore', env: { ...process.env, PATH: SEARCH_PATH } });
     return true;
   } catch {
     return false;

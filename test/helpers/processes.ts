@@ -7,6 +7,43 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { MOBGET, MOBSERVE } from './paths.js';
 
 const running = new Set<ChildProcess>();
+/** Children started as process-group leaders (nginx and its workers, squid, …), with the signal that stops them: killed as a group. */
+const groups = new Map<ChildProcess, NodeJS.Signals>();
+
+function signalGroup(p: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-p.pid!, signal);
+  } catch {
+    // ESRCH: the whole group is gone already.
+  }
+}
+
+function exited(p: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    p.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/**
+ * Stops a process-group leader and everything in its group: its stop signal
+ * (SIGTERM by default: nginx's master then stops and reaps its workers), then
+ * SIGKILL to the group after `graceMs` or once the leader is gone, for any
+ * straggler.
+ */
+export async function stopGroup(p: ChildProcess, graceMs = 3000): Promise<void> {
+  if (p.pid === undefined) return;
+  signalGroup(p, groups.get(p) ?? 'SIGTERM');
+  if (!(await exited(p, graceMs))) signalGroup(p, 'SIGKILL');
+  await exited(p, graceMs);
+  signalGroup(p, 'SIGKILL');
+  groups.delete(p);
+  running.delete(p);
+}
 
 export async function killAll(): Promise<void> {
   const all = [...running];
@@ -14,6 +51,7 @@ export async function killAll(): Promise<void> {
     all.map(
       (p) =>
         new Promise<void>((resolve) => {
+          if (groups.has(p)) return void stopGroup(p).then(resolve);
           if (p.exitCode !== null || p.signalCode !== null) return resolve();
           p.once('exit', () => resolve());
           p.kill('SIGKILL');
@@ -120,9 +158,15 @@ export function mobget(args: string[], opts: { cwd?: string; timeoutMs?: number;
   return run(process.execPath, [MOBGET, ...args], opts);
 }
 
-/** Starts a long-running command and hands it back (killed by killAll). */
-export function startProcess(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const proc = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts a long-running command and hands it back (killed by killAll). With
+ * `group`, it leads a process group of its own, and killAll stops the whole
+ * group (a daemon's workers and helpers too) with `stopSignal` (default
+ * SIGTERM), then SIGKILL.
+ */
+export function startProcess(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; group?: boolean; stopSignal?: NodeJS.Signals } = {}): ChildProcess {
+  const proc = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.group === true });
   running.add(proc);
+  if (opts.group) groups.set(proc, opts.stopSignal ?? 'SIGTERM');
   return proc;
 }

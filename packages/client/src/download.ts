@@ -71,6 +71,8 @@ export type DownloadEvent =
   | { type: 'retry'; delayMs: number; reason: string }
   | { type: 'restart'; reason: string }
   | { type: 'skip'; bytes: number }
+  /** The client-ID path cannot work through this route; going on by the plain path. */
+  | { type: 'fallback'; reason: string; url: string }
   | { type: 'verified'; size: number; sha256: string; digestChecked: boolean };
 
 export interface DownloadSummary {
@@ -545,7 +547,21 @@ class Download {
     }
 
     if (status === 200) {
-      const size = head.framing === 'length' ? head.contentLength : undefined;
+      const length = head.framing === 'length' ? head.contentLength : undefined;
+      // mobserve answers a request without Range from its ledger: a 200 whose
+      // body starts at byte Mob-Resume-From (docs/PROTOCOL.md §2). We always
+      // send Range, so such an answer means a middlebox (a caching proxy)
+      // dropped it.
+      const resumeHeader = h.get('mob-resume-from');
+      const from = resumeHeader !== undefined && /^\d{1,15}$/.test(resumeHeader) ? Number(resumeHeader) : 0;
+      const size = length === undefined ? undefined : length + from;
+      if (from > 0) {
+        const sameVersion = etag !== undefined && (this.etag === undefined || etag === this.etag);
+        if (!sameVersion || from > offset) return this.fallBackToPlain(`something between us and the server dropped our Range header, and the server's ledger is at byte ${from} while we hold ${offset}`);
+        if (offset > from) this.emit({ type: 'skip', bytes: offset - from });
+        await this.learn(etag, size, digest);
+        return { kind: 'write', skip: offset - from };
+      }
       if (offset === 0) {
         await this.learn(etag, size, digest);
         return { kind: 'write', skip: 0 };
@@ -558,11 +574,31 @@ class Download {
       }
       // Another version, or no way to tell: never splice two versions. The
       // body starts at byte 0, so it is written from the start of the file.
-      await this.restart(etag !== this.etag ? 'the file changed on the server (If-Range failed)' : 'the server ignored Range and gave no validator');
+      await this.restart(
+        etag === undefined
+          ? 'the server ignored Range and gave no validator'
+          : etag !== this.etag
+            ? 'the file changed on the server (If-Range failed)'
+            : `the server ignored Range and sent ${size} bytes for a file of ${this.size}`,
+      );
       await this.learn(etag, size, digest);
       return { kind: 'write', skip: 0 };
     }
     throw new MobgetError('MOBGET_HTTP_STATUS', `unexpected response ${status} ${head.reason}`, { status });
+  }
+
+  /**
+   * The client-ID path is unusable through this route (a proxy strips Range,
+   * or read ahead and moved the ledger): go on by the plain path, which
+   * needs no ledger and resumes with Range, or skips, through any proxy.
+   */
+  private fallBackToPlain(reason: string): AttemptResult {
+    if (this.target.mode !== 'session' || this.redirectedTo !== undefined) {
+      throw new MobgetError('MOBGET_PROTOCOL', `${reason}; pass the file's full URL to download it without the ledger`);
+    }
+    const url = new URL(`/${this.target.name.split('/').map(encodeURIComponent).join('/')}`, this.target.base);
+    this.emit({ type: 'fallback', reason, url: url.href });
+    return { kind: 'redirect', url };
   }
 
   private async learn(etag: string | undefined, size: number | undefined, digest: string | undefined): Promise<void> {

@@ -95,6 +95,8 @@ export function describe(e: DownloadEvent, c: Palette): string | undefined {
       return `${c.dim('…')} retrying in ${e.delayMs} ms (${e.reason})`;
     case 'restart':
       return `${c.yellow('⟲')} starting over from byte 0: ${e.reason}`;
+    case 'fallback':
+      return `${c.yellow('⇢')} ${e.reason}; going on by the plain path ${e.url}`;
     case 'skip':
       return `${c.yellow('»')} server ignored Range; skipping ${e.bytes} bytes already on disk`;
     default:
