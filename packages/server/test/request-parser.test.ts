@@ -142,6 +142,10 @@ describe.each(modes)('RequestParser (%s)', (_mode, parse) => {
     ['request line over the limit', head(`GET /${'a'.repeat(DEFAULT_LIMITS.maxRequestLine)} HTTP/1.1`, 'Host: h'), ERRORS.URI_TOO_LONG.code],
     ['header section over the limit', head('GET / HTTP/1.1', 'Host: h', `X-Big: ${'v'.repeat(DEFAULT_LIMITS.maxHeaderBytes)}`), ERRORS.HEADERS_TOO_LARGE.code],
     ['too many header fields', head('GET / HTTP/1.1', 'Host: h', ...Array.from({ length: DEFAULT_LIMITS.maxHeaderCount }, (_, i) => `X-${i}: v`)), ERRORS.HEADERS_TOO_LARGE.code],
+    // Found by the fuzz test: the earliest offending byte decides, however the bytes are cut.
+    ['empty lines before the request line count toward the header section', CRLF.repeat(DEFAULT_LIMITS.maxHeaderBytes / 2 + 1) + head('GET / HTTP/1.1', 'Host: h'), ERRORS.HEADERS_TOO_LARGE.code],
+    ['a request line over the limit with a bare CR past the limit', head(`${'G'.repeat(9535)}\r${'G'.repeat(4646)} / HTTP/1.1`, 'Host: h'), ERRORS.URI_TOO_LONG.code],
+    ['a bare CR early in a head that ends past the size limit', head('GET / HTTP/1.1', 'Host :\r h', `X-Big: ${'v'.repeat(DEFAULT_LIMITS.maxHeaderBytes)}`), ERRORS.BARE_CR.code],
   ])('limits: %s', (_name, input, code) => {
     expect(onlyErrorCode(parse(input))).toBe(code);
   });

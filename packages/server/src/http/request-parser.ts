@@ -9,6 +9,10 @@
  * - whitespace between field name and colon is rejected (§5.1),
  * - Transfer-Encoding in a request is rejected, as is a non-zero or
  *   conflicting Content-Length: this server takes no request bodies (§6).
+ *
+ * The outcome does not depend on how the bytes are cut: every push is judged
+ * as if its bytes had come one at a time, so the earliest offending byte
+ * decides which error is reported (test/request-parser.fuzz.test.ts).
  */
 import { ERRORS, type HttpErrorSpec } from './errors.js';
 
@@ -86,7 +90,7 @@ const SINGLETONS = new Set(['host', 'range', 'if-range', 'content-length']);
 
 export class RequestParser {
   private buf: Buffer = Buffer.alloc(0);
-  /** Bytes of buf already checked for terminators and bare CR/LF. */
+  /** Bytes of buf already checked: no terminator, no error in any prefix this long. */
   private scanned = 0;
   /** Empty lines skipped before the request line still to come. */
   private skipped = 0;
@@ -97,7 +101,8 @@ export class RequestParser {
   /**
    * Bytes received that do not yet form a whole request, counting the empty
    * lines skipped before it: a peer dripping CRLFs is still sending a head,
-   * so the header timeout applies to it.
+   * so the header timeout and the header size limit apply to it. Never more
+   * than maxHeaderBytes.
    */
   get pending(): number {
     return this.buf.length + this.skipped;
@@ -134,40 +139,69 @@ export class RequestParser {
       this.scanned = 0;
       this.skipped += start;
     }
+    // They count toward the header section: a flood of them is a head that never ends.
+    if (this.skipped > this.limits.maxHeaderBytes) return { kind: 'error', error: ERRORS.HEADERS_TOO_LARGE };
     if (this.buf.length === 0) return undefined;
 
     // Search only the new bytes (and the 3 before them) so a client sending
     // one byte at a time costs linear, not quadratic, work.
     const end = this.buf.indexOf('\r\n\r\n', Math.max(0, this.scanned - 3), 'latin1');
+    const headEnd = end === -1 ? -1 : end + 4;
+    // A line too long, a head too large, a bare CR or LF: each is fatal as
+    // soon as its byte arrives, whether or not a terminator follows.
+    const early = this.firstError(end === -1 ? this.buf.length : headEnd - 1);
+    if (early) return { kind: 'error', error: early };
     if (end === -1) {
-      // Incomplete: decide early whether it can still become valid.
-      const lineEnd = this.buf.indexOf(LF);
-      // The request line so far without its line ending (a trailing CR may
-      // be the first half of the CRLF still to come).
-      const last = lineEnd === -1 ? this.buf.length : lineEnd;
-      const lineLen = last - (last > 0 && this.buf[last - 1] === CR ? 1 : 0);
-      if (lineEnd === -1 && lineLen > this.limits.maxRequestLine) return { kind: 'error', error: ERRORS.URI_TOO_LONG };
-      if (this.buf.length > this.limits.maxHeaderBytes) {
-        return { kind: 'error', error: lineLen > this.limits.maxRequestLine ? ERRORS.URI_TOO_LONG : ERRORS.HEADERS_TOO_LARGE };
-      }
-      // A bare CR or bare LF in what we have is already fatal; say so now
-      // instead of waiting for a terminator that may never come.
-      const from = Math.max(0, this.scanned - 1);
-      const early = this.scanLineEndings(this.buf, from, this.buf.length);
-      if (early) return { kind: 'error', error: early };
       this.scanned = this.buf.length;
       return undefined;
     }
-    const headEnd = end + 4;
-    if (headEnd > this.limits.maxHeaderBytes) {
-      const lineEnd = this.buf.indexOf('\r\n', 0, 'latin1');
-      return { kind: 'error', error: lineEnd > this.limits.maxRequestLine ? ERRORS.URI_TOO_LONG : ERRORS.HEADERS_TOO_LARGE };
-    }
+    if (headEnd + this.skipped > this.limits.maxHeaderBytes) return { kind: 'error', error: this.sizeError(headEnd) };
     const head = this.buf.subarray(0, end);
     this.buf = this.buf.subarray(headEnd);
     this.scanned = 0;
     this.skipped = 0;
     return this.parseHead(head);
+  }
+
+  /**
+   * The error the first `upto` bytes of buf provoke, judged as if they had
+   * arrived one at a time: the earliest byte that breaks a rule decides,
+   * so the outcome cannot depend on how TCP cut the stream. Prefixes up to
+   * `scanned` are known clean. At equal positions a long line beats a
+   * large head, which beats a bare CR or LF.
+   */
+  private firstError(upto: number): HttpErrorSpec | undefined {
+    const { maxRequestLine, maxHeaderBytes } = this.limits;
+    const buf = this.buf;
+    const firstLf = buf.indexOf(LF);
+    let at = Infinity;
+    let error: HttpErrorSpec | undefined;
+    // RFC 9112 §3: the request line, still without its LF, is longer than
+    // allowed (a CR at the limit may yet be the first half of its CRLF).
+    const lineAt = buf[maxRequestLine] === CR ? maxRequestLine + 2 : maxRequestLine + 1;
+    if (firstLf === -1 || firstLf >= lineAt) [at, error] = [lineAt, ERRORS.URI_TOO_LONG];
+    // RFC 6585 §5: the head so far, empty lines included, is larger than allowed.
+    const sizeAt = maxHeaderBytes - this.skipped + 1;
+    if (sizeAt < at) [at, error] = [sizeAt, this.sizeError(sizeAt)];
+    // RFC 9112 §2.2: a bare CR or LF.
+    for (let i = Math.max(0, this.scanned - 1); i < upto && i + 1 < at; i++) {
+      const c = buf[i];
+      if (c === LF && (i === 0 || buf[i - 1] !== CR)) {
+        [at, error] = [i + 1, ERRORS.BARE_LF];
+      } else if (c === CR && i + 1 < buf.length && buf[i + 1] !== LF) {
+        if (i + 2 < at) [at, error] = [i + 2, ERRORS.BARE_CR];
+      } else continue;
+      break;
+    }
+    return at > this.scanned && at <= upto ? error : undefined;
+  }
+
+  /** 414 when the head overflows inside its request line, else 431 (over the first `n` bytes of buf). */
+  private sizeError(n: number): HttpErrorSpec {
+    const lf = this.buf.indexOf(LF);
+    const last = lf !== -1 && lf < n ? lf : n;
+    const lineLen = last - (last > 0 && this.buf[last - 1] === CR ? 1 : 0);
+    return lineLen > this.limits.maxRequestLine ? ERRORS.URI_TOO_LONG : ERRORS.HEADERS_TOO_LARGE;
   }
 
   /** Finds a bare CR or LF in buf[from, upto). A trailing lone CR may be the start of CRLF. */

@@ -36,8 +36,12 @@ export class Connection {
   private closing = false;
   private lingerTimer: NodeJS.Timeout | undefined;
   private transfer: ActiveTransfer | undefined;
+  /** socket.bytesWritten when `transfer` began: more means its response has started. */
+  private transferFrom = 0;
   readonly remote: string;
   readonly closed: Promise<void>;
+  /** The request loop now running, if any. */
+  private pumping: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: number,
@@ -54,8 +58,10 @@ export class Connection {
       this.readEnded = true;
       // A FIN before a response starts is a half-close (the request is all
       // there is); a FIN in the middle of a transfer means the peer has gone:
-      // whatever we write after it would be counted but never read.
-      if (this.transfer) {
+      // whatever we write after it would be counted but never read. A
+      // transfer starts with its first byte on the socket, not when it opens
+      // the file: a FIN in between is still a half-close.
+      if (this.transfer && this.socket.bytesWritten > this.transferFrom) {
         this.transfer.peerEnded = true;
         this.transfer.wake();
       }
@@ -71,6 +77,11 @@ export class Connection {
       ctx.connections.delete(this);
       ctx.emit({ type: 'connection-closed', conn: id, remote: this.remote, requests: this.requests });
     });
+  }
+
+  /** Closed, and the last request's bookkeeping (ledger, log event) done. */
+  get finished(): Promise<void> {
+    return this.closed.then(() => this.pumping);
   }
 
   get idle(): boolean {
@@ -90,7 +101,7 @@ export class Connection {
     for (const e of events) this.queue.push(e);
     if (this.queue.length >= MAX_QUEUED) this.socket.pause();
     this.armHeaderTimer();
-    void this.pump();
+    if (!this.busy) this.pumping = this.pump();
   }
 
   /** RFC 9112 §9.5-ish: a request's head must arrive within headerTimeoutMs (slowloris). */
@@ -271,6 +282,7 @@ export class Connection {
         },
       };
       this.transfer = transfer;
+      this.transferFrom = this.socket.bytesWritten;
       if (key !== undefined) this.ctx.transfers.set(key, transfer);
       const began = Date.now();
       const result = await sendSpan({

@@ -137,7 +137,7 @@ export function createServer(options: ServerOptions): MobServer {
       if (sweepTimer) clearInterval(sweepTimer);
       const stopped = new Promise<void>((resolve) => (listener.listening ? listener.close(() => resolve()) : resolve()));
       for (const c of ctx.connections) c.shutdown();
-      const all = Promise.all([...ctx.connections].map((c) => c.closed));
+      const all = Promise.all([...ctx.connections].map((c) => c.finished));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([all, new Promise<void>((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
