@@ -221,11 +221,13 @@ export class FileStore implements ProgressStore {
 
   private schedule(ms: number): void {
     if (this.timer) return;
+    // Not unref'd: a caller awaiting createClient() must see its batch
+    // written even when nothing else keeps the process alive; the timer
+    // lives 5 ms at most (1 s after a write error).
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.flush();
     }, ms);
-    this.timer.unref?.();
   }
 
   private flushed(): Promise<void> {
