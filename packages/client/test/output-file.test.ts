@@ -63,6 +63,8 @@ describe('OutputFile', () => {
       expect(f.size).toBe(all.length);
       expect(f.digest()).toBe(sha256(all));
     }
+    // Writes go behind: the disk agrees once flush() resolves.
+    await f.flush();
     expect((await fs.readFile(p)).equals(all)).toBe(true);
     // digest() can be asked again without disturbing the running hash
     expect(f.digest()).toBe(f.digest());
@@ -85,6 +87,7 @@ describe('OutputFile', () => {
     await f.append(more);
     expect(f.size).toBe(n + 1000);
     expect(f.digest()).toBe(sha256(Buffer.concat([prefix, more])));
+    await f.flush();
     expect((await fs.readFile(p)).equals(Buffer.concat([prefix, more]))).toBe(true);
   });
 
@@ -97,6 +100,7 @@ describe('OutputFile', () => {
     expect(second.size).toBe(3);
     expect(second.digest()).toBe(sha256(Buffer.from('abc')));
     await second.append(Buffer.from('def'));
+    await second.flush();
     expect(await fs.readFile(p, 'utf8')).toBe('abcdef');
   });
 
@@ -112,6 +116,7 @@ describe('OutputFile', () => {
     await f.append(Buffer.from('new'));
     expect(f.size).toBe(3);
     expect(f.digest()).toBe(sha256(Buffer.from('new')));
+    await f.flush();
     expect(await fs.readFile(p, 'utf8')).toBe('new');
   });
 

@@ -108,7 +108,7 @@ const server = createServer({
   maxConnections: opts.maxConnections,
 });
 server.on((e) => {
-  if (opts.quiet && e.type !== 'store-error') return;
+  if (opts.quiet && e.type !== 'error') return;
   const line = formatEvent(e, c, opts.verbose);
   if (line) process.stdout.write(`${line}\n`);
 });

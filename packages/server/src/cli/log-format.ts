@@ -45,7 +45,7 @@ export function formatEvent(e: ServerEvent, c: Palette, verbose = false): string
       }
     case 'rejected':
       return `${t} ${c.red(`✖ ${e.status}`)} ${e.code} ${e.target ? JSON.stringify(e.target.slice(0, 120)) : ''} ${c.dim(e.remote)}`;
-    case 'store-error':
-      return `${t} ${c.red('! error')} ${e.error.message}`;
+    case 'error':
+      return `${t} ${c.red(`! ${e.source} error`)} ${e.error.message}`;
   }
 }

@@ -10,8 +10,7 @@
  * (a FIFO must not block the open), and anything but a regular file is 404.
  *
  * Validators: the ETag is derived from the SHA-256 of the content, computed
- * once per file version and cached under (dev, ino, size, mtime ns, ctime
- * ns). Replacing a file, even with one of the same size in the same second,
+ * once per file version and cached under (dev, ino, size, mtime, ctime). Replacing a file, even with one of the same size in the same second,
  * changes ctime (and ino, on rename) and so the tag.
  */
 import * as fs from 'node:fs';
@@ -24,6 +23,8 @@ import { contentTypeFor } from './content-type.js';
 
 export interface Representation {
   handle: fsp.FileHandle;
+  /** Done with it: the handle may be closed (it is shared and cached). */
+  release(): void;
   /** Path relative to the root, "/"-separated (the ledger key). */
   relPath: string;
   size: number;
@@ -43,16 +44,110 @@ interface DigestEntry {
 
 const READ_CHUNK = 1 << 20;
 
+/**
+ * An open file shared by every request for it: a resuming device asks for
+ * the same file again and again, and opening, resolving and stat-ing it
+ * each time costs four trips through libuv's thread pool. The descriptor is
+ * closed when the entry is evicted (or found stale) and no request holds it.
+ */
+interface OpenEntry {
+  real: string;
+  key: string;
+  rep: Omit<Representation, 'release'>;
+  refs: number;
+  dead: boolean;
+  /** When `real` was last resolved from the path (symlinks may change). */
+  resolvedAt: number;
+}
+
+/** How long a resolved real path is trusted before it is resolved again (ms). */
+const RESOLVE_TTL = 1000;
+
+/**
+ * What identifies a file version: device, inode, size, and mtime and ctime
+ * as fractional milliseconds (sub-microsecond on Linux). A rename gives a
+ * new inode, a write in place a new ctime. (Plain stats, not BigInt ones:
+ * those cost a fifth of a resume request's CPU.)
+ */
+function statKey(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
 export class FileCatalog {
   private readonly digests = new Map<string, DigestEntry>();
+  private readonly openFiles = new Map<string, OpenEntry>();
   private rootReal: string | undefined;
 
   constructor(
     readonly root: string,
     private readonly maxCachedDigests = 4096,
+    private readonly maxOpenFiles = 256,
   ) {}
 
+  /**
+   * Fast path: a file opened recently, unchanged since (one stat(2) on the
+   * event loop, about 2 µs on a cached inode, instead of four pool trips).
+   * Any change of the file, or a path not resolved for RESOLVE_TTL, takes
+   * the full path again.
+   */
   async open(segments: string[]): Promise<Lookup> {
+    const relPath = segments.join('/');
+    const hit = this.openFiles.get(relPath);
+    if (hit && !hit.dead && Date.now() - hit.resolvedAt < RESOLVE_TTL) {
+      let key: string | undefined;
+      try {
+        key = statKey(fs.statSync(hit.real));
+      } catch {
+        key = undefined;
+      }
+      if (key === hit.key) {
+        hit.refs++;
+        this.openFiles.delete(relPath);
+        this.openFiles.set(relPath, hit);
+        return { ok: true, rep: this.lease(hit) };
+      }
+      this.retire(relPath, hit);
+    }
+    const found = await this.openSlow(segments);
+    if (!found.ok) return found;
+    const { real, key, rep } = found;
+    const entry: OpenEntry = { real, key, rep, refs: 1, dead: false, resolvedAt: Date.now() };
+    const old = this.openFiles.get(relPath);
+    if (old) this.retire(relPath, old);
+    this.openFiles.set(relPath, entry);
+    while (this.openFiles.size > this.maxOpenFiles) {
+      const [oldest, e] = this.openFiles.entries().next().value as [string, OpenEntry];
+      this.retire(oldest, e);
+    }
+    return { ok: true, rep: this.lease(entry) };
+  }
+
+  /** Closes every cached descriptor that no request holds (shutdown). */
+  closeAll(): void {
+    for (const [p, e] of this.openFiles) this.retire(p, e);
+  }
+
+  private lease(entry: OpenEntry): Representation {
+    let released = false;
+    return {
+      ...entry.rep,
+      release: () => {
+        if (released) return;
+        released = true;
+        entry.refs--;
+        if (entry.dead && entry.refs === 0) void entry.rep.handle.close().catch(() => {});
+      },
+    };
+  }
+
+  private retire(relPath: string, entry: OpenEntry): void {
+    if (this.openFiles.get(relPath) === entry) this.openFiles.delete(relPath);
+    if (entry.dead) return;
+    entry.dead = true;
+    if (entry.refs === 0) void entry.rep.handle.close().catch(() => {});
+  }
+
+  private async openSlow(segments: string[]): Promise<{ ok: true; real: string; key: string; rep: Omit<Representation, 'release'> } | { ok: false; error: HttpErrorSpec }> {
     const rootReal = (this.rootReal ??= await fsp.realpath(this.root));
     const candidate = path.join(rootReal, ...segments);
     let real: string;
@@ -73,21 +168,23 @@ export class FileCatalog {
     }
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const st = await handle.stat({ bigint: true });
+        const st = await handle.stat();
         if (!st.isFile()) {
           await handle.close();
           return { ok: false, error: ERRORS.NOT_FOUND };
         }
-        const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+        const key = statKey(st);
         const sha = await this.digestFor(real, key, handle, Number(st.size));
         // The file may have changed while we hashed it; then hash again.
-        const after = await handle.stat({ bigint: true });
-        if (`${after.dev}:${after.ino}:${after.size}:${after.mtimeNs}:${after.ctimeNs}` !== key) {
+        const after = await handle.stat();
+        if (statKey(after) !== key) {
           this.digests.delete(real);
           continue;
         }
         return {
           ok: true,
+          real,
+          key,
           rep: {
             handle,
             relPath: segments.join('/'),

@@ -104,7 +104,7 @@ export class Connection {
     if (!this.busy) this.pumping = this.pump();
   }
 
-  /** RFC 9112 §9.5-ish: a request's head must arrive within headerTimeoutMs (slowloris). */
+  /** A request's head must arrive within headerTimeoutMs (RFC 9112 §9.5 leaves timeouts to us; this stops slowloris). */
   private armHeaderTimer(): void {
     if (this.busy || this.headerTimer || this.parser.pending === 0) return;
     this.headerTimer = setTimeout(() => {
@@ -134,7 +134,7 @@ export class Connection {
           keepAlive = await this.handle(ev);
         } catch (e) {
           // A bug of ours, not the peer's: answer 500 if we still can, close.
-          this.ctx.emit({ type: 'store-error', error: e as Error });
+          this.ctx.emit({ type: 'error', source: 'handler', error: e as Error });
           if (!this.socket.destroyed) this.socket.end(errorResponse(ERRORS.INTERNAL));
           keepAlive = false;
         }
@@ -213,7 +213,7 @@ export class Connection {
       try {
         await this.ctx.store.createClient(id, Date.now());
       } catch (e) {
-        this.ctx.emit({ type: 'store-error', error: e as Error });
+        this.ctx.emit({ type: 'error', source: 'store', error: e as Error });
         return this.reject(ERRORS.STORE_UNAVAILABLE, req, [['Retry-After', 1]]);
       }
     }
@@ -239,7 +239,7 @@ export class Connection {
       try {
         known = await store.touchClient(clientId, Date.now());
       } catch (e) {
-        this.ctx.emit({ type: 'store-error', error: e as Error });
+        this.ctx.emit({ type: 'error', source: 'store', error: e as Error });
         return this.reject(ERRORS.STORE_UNAVAILABLE, req, [['Retry-After', 1]]);
       }
       if (!known) return this.reject(ERRORS.UNKNOWN_CLIENT, req);
@@ -297,7 +297,7 @@ export class Connection {
         peerGone: () => transfer.peerEnded,
         onFlushed: (flushed) => {
           if (key === undefined || stopReason === 'superseded') return;
-          store.recordProgress(clientId!, rep.relPath, ticket, plan.start + flushed, Date.now()).catch((e: Error) => this.ctx.emit({ type: 'store-error', error: e }));
+          store.recordProgress(clientId!, rep.relPath, ticket, plan.start + flushed, Date.now()).catch((e: Error) => this.ctx.emit({ type: 'error', source: 'store', error: e }));
         },
       });
       this.transfer = undefined;
@@ -310,7 +310,7 @@ export class Connection {
       }
       return req.keepAlive;
     } finally {
-      await rep.handle.close().catch(() => {});
+      rep.release();
     }
   }
 }

@@ -95,7 +95,7 @@ export function createServer(options: ServerOptions): MobServer {
     ctx.emit({ type: 'connection', conn: conn.id, remote: conn.remote });
   });
   // Accept errors (EMFILE and the like) must not take the process down.
-  listener.on('error', (e) => ctx.emit({ type: 'store-error', error: e }));
+  listener.on('error', (e) => ctx.emit({ type: 'error', source: 'listener', error: e }));
 
   let sweepTimer: NodeJS.Timeout | undefined;
   let url = '';
@@ -117,7 +117,7 @@ export function createServer(options: ServerOptions): MobServer {
           url = `http://${host}:${addr.port}`;
           const every = options.sweepIntervalMs ?? 60_000;
           sweepTimer = setInterval(() => {
-            store.sweep(Date.now()).catch((e: Error) => ctx.emit({ type: 'store-error', error: e }));
+            store.sweep(Date.now()).catch((e: Error) => ctx.emit({ type: 'error', source: 'store', error: e }));
           }, every);
           sweepTimer.unref();
           resolve(addr);
@@ -143,6 +143,7 @@ export function createServer(options: ServerOptions): MobServer {
       clearTimeout(timer);
       for (const c of ctx.connections) c.socket.destroy();
       await stopped;
+      ctx.catalog.closeAll();
     },
   };
 }

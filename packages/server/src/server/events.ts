@@ -32,6 +32,7 @@ export type ServerEvent =
       ms: number;
     }
   | { type: 'rejected'; conn: number; remote: string; status: number; code: string; target: string | undefined }
-  | { type: 'store-error'; error: Error };
+  /** Something failed on our side: the ledger, the listener, or a bug in a handler (answered 500). */
+  | { type: 'error'; source: 'store' | 'listener' | 'handler'; error: Error };
 
 export type ServerEventListener = (e: ServerEvent) => void;
