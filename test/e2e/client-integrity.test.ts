@@ -32,6 +32,7 @@ import {
 import { MOBGET } from '../helpers/paths.js';
 import { killAll, mobget, startProcess } from '../helpers/processes.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SIZE = 200 * 1024;
 /** Version A of the file, and a version B of the same size (so size alone cannot tell them apart). */
@@ -421,10 +422,3 @@ describe('the output file', () => {
   });
 });
 
-async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

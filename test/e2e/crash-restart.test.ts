@@ -9,16 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { MOBGET } from '../helpers/paths.js';
 import { killAll, mobget, run, startProcess, startServer } from '../helpers/processes.js';
 import { sha256, tempDir } from '../helpers/tmp.js';
+import { waitUntil } from '../helpers/wait.js';
 
 afterAll(killAll);
-
-async function waitUntil(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('SIGKILL mid-download, restart on the same store: the re-run resumes and ends byte-exact', async () => {
   const tmp = tempDir();

@@ -13,12 +13,9 @@ import { download, type DownloadSummary } from '@mobserve/client';
 import { killAll, startServer, type ServerProcess } from '../helpers/processes.js';
 import { request } from '../helpers/raw-http.js';
 import { sha256, sha256File, tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
 afterAll(killAll);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 test('12 SIGKILLs during heavy ledger writes: no ID lost, every session resumes, every download byte-exact', async () => {
   const tmp = tempDir();

@@ -14,12 +14,9 @@ import { killAll, startServer } from '../helpers/processes.js';
 import { memoryOf, MiB } from '../helpers/proc-stats.js';
 import { request } from '../helpers/raw-http.js';
 import { sha256, sha256File, tempDir } from '../helpers/tmp.js';
+import { sleep } from '../helpers/wait.js';
 
 afterAll(killAll);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** A no-Range GET whose body is read until the server ends the connection. */
 function partialBody(port: number, target: string): Promise<{ head: string; body: Buffer }> {

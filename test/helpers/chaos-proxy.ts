@@ -29,6 +29,7 @@
  * if it went with an orderly FIN); `close()` destroys everything.
  */
 import * as net from 'node:net';
+import { mulberry32 } from '@mobserve/common';
 
 export type FaultKind = 'cut-down' | 'cut-up' | 'stall-down' | 'stall-up' | 'half-close-down' | 'half-close-up';
 export const FAULT_KINDS: readonly FaultKind[] = ['cut-down', 'cut-up', 'stall-down', 'stall-up', 'half-close-down', 'half-close-up'];
@@ -111,17 +112,6 @@ const DEFAULT_WEIGHTS: Record<FaultKind | 'pass', number> = {
   'half-close-up': 0.1,
 };
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG; returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The plan for connection `index` under `seed`: pure, so a run's faults can be replayed. */
 export function planConnection(seed: number, index: number, faults: ChaosFaults = {}): ConnectionPlan {

@@ -28,7 +28,10 @@ const imul = Math.imul;
 const floor = Math.floor;
 const chr = String.fromCharCode;
 
-/** mulberry32: tiny, fast, and the same sequence on every platform. */
+/**
+ * mulberry32, as in packages/common/src/random.ts, kept here on purpose:
+ * this copy uses the module-level `imul` above (see the note there).
+ */
 export function mulberry32(seed: number): Rng {
   let a = seed >>> 0;
   return () => {

@@ -10,6 +10,10 @@
  *   there would cut a transfer that is already complete).
  */
 
+import { mulberry32 } from '@mobserve/common';
+
+export { mulberry32 };
+
 export const CHANCE_BLOCK = 16 * 1024;
 
 export interface DropPlanOptions {
@@ -17,18 +21,6 @@ export interface DropPlanOptions {
   chance?: number | undefined;
   seed: number;
   maxDrops?: number | undefined;
-}
-
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG; returns [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export class DropPlan {

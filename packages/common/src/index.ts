@@ -1,1 +1,2 @@
 export { parseSize, parseDuration, formatBytes } from './units.js';
+export { mulberry32 } from './random.js';

@@ -1,0 +1,15 @@
+/**
+ * mulberry32: a small, fast, well-mixed 32-bit PRNG; the same sequence on
+ * every platform. Returns numbers in [0, 1). Used wherever runs must be
+ * reproducible from a seed: mobget's drop plan, the fuzz and chaos tests.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
