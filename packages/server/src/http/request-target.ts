@@ -43,7 +43,6 @@ function decodeSegment(raw: string): string | HttpErrorSpec {
   } catch {
     return ERRORS.BAD_PATH;
   }
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f/\\]/.test(text)) return ERRORS.BAD_PATH;
   if (text === '' || text === '.' || text === '..') return ERRORS.BAD_PATH;
   return text;
