@@ -31,8 +31,13 @@ const USER_AGENT = 'mobget/0.1';
 export interface DownloadOptions {
   /** A file name on a mobserve server (client-ID mode), or a full http:// URL (plain mode). */
   target: string;
-  /** mobserve base URL for names (default http://127.0.0.1:8080). */
-  server?: string | undefined;
+  /**
+   * mobserve base URL for names (default http://127.0.0.1:8080). Several:
+   * after every drop mobget reconnects to the next one, as a device that
+   * moved to another cell would (they must share a ledger to share the ID;
+   * one that does not know it hands out a new one, and Range goes on).
+   */
+  server?: string | string[] | undefined;
   /** Output file (default: the target's last path segment, in the working directory). */
   output?: string | undefined;
   /** Cut the connection after every this many body bytes. */
@@ -105,9 +110,20 @@ export interface DownloadSummary {
   seed: number;
 }
 
-type Target = { mode: 'session'; base: URL; name: string } | { mode: 'plain'; url: URL };
+type Target = { mode: 'session'; base: URL; bases: URL[]; name: string } | { mode: 'plain'; url: URL };
 
-export function resolveTarget(target: string, server: string | undefined): Target {
+function parseServer(server: string): URL {
+  let base: URL;
+  try {
+    base = new URL(server);
+  } catch {
+    throw new MobgetError('MOBGET_USAGE', `--server "${server}" is not a valid URL`);
+  }
+  if (base.protocol !== 'http:') throw new MobgetError('MOBGET_USAGE', '--server must be an http:// URL');
+  return base;
+}
+
+export function resolveTarget(target: string, server: string | string[] | undefined): Target {
   if (/^https?:\/\//i.test(target)) {
     let url: URL;
     try {
@@ -118,16 +134,13 @@ export function resolveTarget(target: string, server: string | undefined): Targe
     if (url.protocol !== 'http:') throw new MobgetError('MOBGET_USAGE', 'only http:// URLs are supported');
     return { mode: 'plain', url };
   }
-  let base: URL;
-  try {
-    base = new URL(server ?? DEFAULT_SERVER);
-  } catch {
-    throw new MobgetError('MOBGET_USAGE', `--server "${server}" is not a valid URL`);
-  }
-  if (base.protocol !== 'http:') throw new MobgetError('MOBGET_USAGE', '--server must be an http:// URL');
+  const list = server === undefined ? [DEFAULT_SERVER] : Array.isArray(server) ? server : [server];
+  if (list.length === 0) list.push(DEFAULT_SERVER);
+  const bases = list.map(parseServer);
+  const base = bases[0]!;
   const name = target.replace(/^\/+/, '');
   if (name === '' || name.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new MobgetError('MOBGET_USAGE', `"${target}" is not a file name`);
-  return { mode: 'session', base, name };
+  return { mode: 'session', base, bases, name };
 }
 
 export function defaultOutput(target: Target): string {
@@ -195,6 +208,8 @@ class Download {
   private redirects = 0;
   private rehandshakes = 0;
   private repaired = false;
+  /** Servers moved through (index into the --server list). */
+  private hops = 0;
 
   constructor(private readonly o: DownloadOptions) {
     this.target = resolveTarget(o.target, o.server);
@@ -213,7 +228,7 @@ class Download {
     if (this.redirectedTo) return this.redirectedTo;
     if (this.target.mode === 'plain') return this.target.url;
     const name = this.target.name.split('/').map(encodeURIComponent).join('/');
-    return new URL(`/${this.clientId}/${name}`, this.target.base);
+    return new URL(`/${this.clientId}/${name}`, this.base());
   }
 
   private stateNow(): ResumeState {
@@ -248,7 +263,7 @@ class Download {
         this.sha256 = state.sha256;
       }
       const resumedFrom = this.out.size;
-      this.emit({ type: 'start', url: this.target.mode === 'plain' ? this.target.url.href : this.target.base.href, output: this.output, offset: resumedFrom, seed: this.seed });
+      this.emit({ type: 'start', url: this.target.mode === 'plain' ? this.target.url.href : this.base().href, output: this.output, offset: resumedFrom, seed: this.seed });
       await saveState(this.output, this.stateNow());
 
       for (;;) {
@@ -297,11 +312,13 @@ class Download {
     switch (r.kind) {
       case 'dropped': {
         this.failures = 0;
+        this.handOff();
         const delay = this.o.handoffDelayMs ?? 0;
         if (delay > 0) await sleep(delay);
         return false;
       }
       case 'failed': {
+        this.handOff();
         if (r.progressed) {
           // The link broke after gaining bytes: a phone reconnects at once.
           this.failures = 0;
@@ -369,14 +386,26 @@ class Download {
     }
   }
 
+  /** The server for the next connection (session mode). */
+  private base(): URL {
+    if (this.target.mode !== 'session') throw new TypeError('no server list in plain mode');
+    const { bases } = this.target;
+    return bases[this.hops % bases.length]!;
+  }
+
+  /** After a drop, the next server of the list: the device moved to another cell. */
+  private handOff(): void {
+    if (this.target.mode === 'session' && this.target.bases.length > 1 && this.redirectedTo === undefined) this.hops++;
+  }
+
   private nextLocalAddress(): string | undefined {
     const list = this.o.localAddresses;
     return list && list.length > 0 ? list[(this.attempts - 1) % list.length] : undefined;
   }
 
   private async handshake(): Promise<void> {
-    const base = this.target.mode === 'session' ? this.target.base : undefined;
-    if (!base) return;
+    if (this.target.mode !== 'session') return;
+    const base = this.base();
     let ex: Exchange | undefined;
     let error: string | undefined;
     try {
@@ -596,7 +625,7 @@ class Download {
     if (this.target.mode !== 'session' || this.redirectedTo !== undefined) {
       throw new MobgetError('MOBGET_PROTOCOL', `${reason}; pass the file's full URL to download it without the ledger`);
     }
-    const url = new URL(`/${this.target.name.split('/').map(encodeURIComponent).join('/')}`, this.target.base);
+    const url = new URL(`/${this.target.name.split('/').map(encodeURIComponent).join('/')}`, this.base());
     this.emit({ type: 'fallback', reason, url: url.href });
     return { kind: 'redirect', url };
   }

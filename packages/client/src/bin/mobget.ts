@@ -6,7 +6,6 @@
  */
 import { Command } from 'commander';
 import { fetchCommand, type FetchFlags } from '../commands/fetch.js';
-import { DEFAULT_SERVER } from '../download.js';
 import { EXIT } from '../errors.js';
 
 const program = new Command()
@@ -19,7 +18,7 @@ program
   .command('fetch')
   .description('download a file, dropping and resuming on the way if asked, then verify size and SHA-256')
   .argument('<file>', 'a file name on a mobserve server (e.g. word.doc), or a full http:// URL of any HTTP/1.1 server')
-  .option('-s, --server <url>', 'mobserve server for file names', DEFAULT_SERVER)
+  .option('-s, --server <url>', 'mobserve server for file names (default http://127.0.0.1:8080); repeat it, or give a comma-separated list, to hand off to the next one after every drop', (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').map((x) => x.trim()).filter(Boolean)])
   .option('-o, --output <file>', 'output file (default: the file name, in the current directory)')
   .option('--drop-every <size>', 'cut the connection after every SIZE body bytes (512, 20k, 1m)')
   .option('--drop-chance <p>', 'cut at a random byte in each 16 KiB block with probability p (0..1)')

@@ -9,7 +9,7 @@ import { EXIT, MobgetError } from '../errors.js';
 import { barView, lineView, silentView, type View } from '../cli/progress-view.js';
 
 export interface FetchFlags {
-  server?: string;
+  server?: string[];
   output?: string;
   dropEvery?: string;
   dropChance?: string;
