@@ -8,8 +8,9 @@ import { execFileSync } from 'node:child_process';
 // program on PATH → Debian package that provides it. curl, wget and aria2c
 // are the clients test/e2e/interop-clients drives against mobserve; nginx and
 // python3 (http.server) are the servers of test/e2e/interop-servers; nginx and
-// squid are the proxies of test/e2e/proxies.
-const NEEDED = { curl: 'curl', wget: 'wget', aria2c: 'aria2', nginx: 'nginx', squid: 'squid', python3: 'python3' };
+// squid are the proxies of test/e2e/proxies. redis-server (/usr/bin) backs the
+// RedisStore tests, started privately by scripts/with-redis.mjs.
+const NEEDED = { curl: 'curl', wget: 'wget', aria2c: 'aria2', nginx: 'nginx', squid: 'squid', python3: 'python3', 'redis-server': 'redis-server' };
 
 // nginx and squid live in /usr/sbin, which a non-root PATH often lacks; the
 // tests look there too (test/helpers/system-tools.ts).
