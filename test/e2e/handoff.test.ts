@@ -76,3 +76,20 @@ test('one instance SIGKILLed mid-download: the client goes on with the other and
   expect(b.output()).toMatch(/resume \S+ big\.bin from byte \d+ \(range\)/);
   expect((a.output() + b.output()).match(/new client/g)).toHaveLength(1);
 }, 30_000);
+
+test('--workers 2: two processes share the port and the Redis ledger; downloads with drops end byte-identical', async () => {
+  const server = await startServer(['--store', store(8), '--workers', '2']);
+  await server.waitFor(/worker \d+ listening on[^\n]*\n[\s\S]*worker \d+ listening on/);
+  const ports = [...server.output().matchAll(/worker (\d+) listening on http:\/\/127\.0\.0\.1:(\d+)/g)];
+  expect(new Set(ports.map((m) => m[1])).size).toBe(2);
+  expect(new Set(ports.map((m) => m[2]))).toEqual(new Set([String(server.port)]));
+  const runs = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => mobget(['fetch', 'word.doc', '--server', server.url, '--drop-chance', '0.3', '--seed', String(i + 1), '-o', `w${i}.doc`, '--json'], { cwd: tmp.dir })),
+  );
+  for (const [i, r] of runs.entries()) {
+    expect(r.code).toBe(0);
+    expect(sha256File(path.join(tmp.dir, `w${i}.doc`))).toBe(sha256(WORD));
+  }
+  // SIGTERM reaches the workers through the primary, which then exits 0.
+  expect((await server.kill('SIGTERM')).code).toBe(0);
+}, 30_000);

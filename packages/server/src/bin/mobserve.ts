@@ -7,6 +7,7 @@
  * bad host), 4 cannot open the ledger (locked by another process, unreadable).
  */
 import { Command, InvalidArgumentError } from 'commander';
+import cluster from 'node:cluster';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,7 @@ const program = new Command()
   .option('--session-ttl <duration>', 'forget a device unseen for this long (e.g. 30m, 24h, 7d)', durationArg, DEFAULT_STORE_LIMITS.ttlMs)
   .option('--max-sessions <n>', 'at most this many devices; a new one evicts the least recently seen unused one first', countArg, DEFAULT_STORE_LIMITS.maxClients)
   .option('--max-connections <n>', 'at most this many connections; more get 503 and Retry-After', countArg, 8192)
+  .option('-w, --workers <n>', 'serve with n processes (node:cluster) sharing the port; needs --store redis://…', countArg, 1)
   .option('--idle-timeout <duration>', 'close a connection silent this long', durationArg, 30_000)
   .option('--header-timeout <duration>', 'a request head must arrive within this long', durationArg, 10_000)
   .option('-v, --verbose', 'also log closed connections and HEAD requests')
@@ -72,6 +74,7 @@ const opts = program.opts<{
   sessionTtl: number;
   maxSessions: number;
   maxConnections: number;
+  workers: number;
   idleTimeout: number;
   headerTimeout: number;
   verbose?: boolean;
@@ -89,6 +92,48 @@ const root = path.resolve(opts.root);
 if (!fs.existsSync(root) || !fs.statSync(root).isDirectory()) fail(2, `root ${root} is not a directory`);
 const spec = parseStoreSpec(opts.store);
 if ('error' in spec) fail(2, spec.error);
+
+if (opts.workers > 1) {
+  if ((spec as { kind: string }).kind !== 'redis') fail(2, '--workers needs a ledger the processes can share: --store redis://HOST:PORT');
+  if (cluster.isPrimary) await runPrimary(opts.workers);
+}
+
+/**
+ * The primary of --workers: forks n copies of this command, which share the
+ * listening socket (node:cluster) and the ledger (Redis). A worker that dies
+ * is replaced, unless it dies at start (then the command fails with its
+ * exit code). SIGINT/SIGTERM is passed on and the primary exits when all
+ * workers have shut down.
+ */
+async function runPrimary(n: number): Promise<never> {
+  let stopping = false;
+  const started = Date.now();
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - started < 3000 && code !== 0) {
+        stopping = true;
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGKILL');
+        process.exit(code ?? 1);
+      }
+      process.stderr.write(`mobserve: worker ${w.process.pid} exited (${signal ?? code}); starting another\n`);
+      fork();
+    });
+  };
+  for (let i = 0; i < n; i++) fork();
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill(signal);
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  return new Promise<never>(() => {});
+}
 
 let store: ProgressStore;
 try {
@@ -125,7 +170,7 @@ if (recovery && recovery.discardedBytes > 0) {
 }
 const counts = await store!.counts();
 process.stdout.write(
-  `${c.bold('mobserve')} listening on ${c.cyan(server.url)}  root ${root}  ledger ${store!.description} (${counts.clients} devices, ${counts.files} paused files)` +
+  `${c.bold('mobserve')}${cluster.isWorker ? ` worker ${process.pid}` : ''} listening on ${c.cyan(server.url)}  root ${root}  ledger ${store!.description} (${counts.clients} devices, ${counts.files} paused files)` +
     `${opts.rate ? `  rate ${opts.rate} B/s` : ''}\n`,
 );
 
