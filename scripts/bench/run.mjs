@@ -24,15 +24,16 @@ import { dropCost } from './cases/drop-cost.mjs';
 import { ledger } from './cases/ledger.mjs';
 import { manyDevices } from './cases/many-devices.mjs';
 import { resumeRate } from './cases/resume-rate.mjs';
+import { scaleOut } from './cases/scale-out.mjs';
 import { shutdown, stopAll } from './lib/processes.mjs';
 import { finalize, table } from './lib/report.mjs';
 import { CLIENT_LIB, MOBGET, MOBSERVE, REPO, SERVER_LIB } from './lib/servers.mjs';
 import { ensureTools, machine, versions } from './lib/tools.mjs';
 
-const USAGE = `usage: node scripts/bench/run.mjs [--runs N] [--quick] [--only 1,2,3,4,5] [--json-out FILE]
+const USAGE = `usage: node scripts/bench/run.mjs [--runs N] [--quick] [--only 1,2,3,4,5,6] [--json-out FILE]
   --runs N         runs of each case (default 5; 1 with --quick)
   --quick          smoke mode: 32 MiB file, 3 s wrk runs, 100,000 ledger sessions
-  --only LIST      run only these cases (1 bulk, 2 resume rate, 3 drop cost, 4 many devices, 5 ledger)
+  --only LIST      run only these cases (1 bulk, 2 resume rate, 3 drop cost, 4 many devices, 5 ledger, 6 scale-out with Redis)
   --json-out FILE  where to write the figures (default: bench-results.json in the tmp dir)`;
 
 const CASES = [
@@ -41,6 +42,7 @@ const CASES = [
   [3, 'cost of a drop', dropCost],
   [4, 'many devices', manyDevices],
   [5, 'the ledger', ledger],
+  [6, 'scale-out with Redis', scaleOut],
 ];
 
 function options() {
@@ -70,7 +72,7 @@ function options() {
   }
   const only = v.only ? v.only.split(',').map(Number) : CASES.map(([n]) => n);
   if (only.some((n) => !CASES.some(([k]) => k === n))) {
-    console.error(`bench: --only takes case numbers 1 to 5\n${USAGE}`);
+    console.error(`bench: --only takes case numbers 1 to 6\n${USAGE}`);
     process.exit(2);
   }
   return { runs, quick: v.quick, only, jsonOut: v['json-out'] && path.resolve(v['json-out']) };

@@ -10,11 +10,11 @@ import { runOk, stop } from '../lib/processes.mjs';
 import { startMobserve, startNginx, startNodeHttp } from '../lib/servers.mjs';
 import { median } from '../lib/stats.mjs';
 
-const LUA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'resume.lua');
-const RANGE_FROM = 50000;
-const CONNECTIONS = 50;
-const THREADS = 2;
-const IDS = 5000;
+export const LUA = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'resume.lua');
+export const RANGE_FROM = 50000;
+export const CONNECTIONS = 50;
+export const THREADS = 2;
+export const IDS = 5000;
 
 const UNIT_MS = { us: 1e-3, ms: 1, s: 1000, m: 60_000 };
 const ms = (text) => {
@@ -40,7 +40,7 @@ export function parseWrk(out) {
 }
 
 /** Asks mobserve for `n` client ids (GET /), 50 at a time. */
-async function makeIds(base, n) {
+export async function makeIds(base, n) {
   const ids = [];
   while (ids.length < n) {
     const batch = await Promise.all(

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 
 /** program → Debian package. */
-const NEEDED = { nginx: 'nginx', wrk: 'wrk', curl: 'curl', wget: 'wget' };
+const NEEDED = { nginx: 'nginx', wrk: 'wrk', curl: 'curl', wget: 'wget', 'redis-server': 'redis-server' };
 const SEARCH_PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':');
 
 function which(cmd) {
