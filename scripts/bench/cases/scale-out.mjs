@@ -1,12 +1,16 @@
 // Case 6, scale-out: the resume request of case 2 against mobserve with its
 // ledger in Redis, one process against `--workers 2` (node:cluster), on the
 // plain path and on the client-ID path (an id per request in flight); then
-// Redis's memory per session. What the second core buys, in one run.
+// Redis's memory per session; then 1,000 downloads handing off between two
+// instances on the one Redis at every drop. What the second core buys, and
+// what a shared ledger costs, in one run.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { runOk, startServer, stop } from '../lib/processes.mjs';
-import { freePort, MOBSERVE } from '../lib/servers.mjs';
+import { CLIENT_LIB, freePort, MOBSERVE, startMobserve } from '../lib/servers.mjs';
 import { CONNECTIONS, IDS, LUA, makeIds, parseWrk, RANGE_FROM, THREADS } from './resume-rate.mjs';
 
 const canConnect = (port) =>
@@ -89,6 +93,27 @@ export async function scaleOut(ctx) {
       await stop(mob.child);
       started.pop();
     }
+    // 1,000 devices, each handing off between two instances at every drop.
+    const { download } = await import(pathToFileURL(CLIENT_LIB).href);
+    const a = await startMobserve(files.root, store);
+    const b = await startMobserve(files.root, store);
+    started.push(a, b);
+    const dir = fs.mkdtempSync(path.join(ctx.tmp, 'handoff-'));
+    const t0 = performance.now();
+    const results = await Promise.allSettled(
+      Array.from({ length: 1000 }, (_, d) => download({ target: 'word.doc', server: [a.url, b.url], output: path.join(dir, `d${d}.doc`), dropChance: 0.1, seed: d + 1, retries: 20 })),
+    );
+    const handoffSeconds = (performance.now() - t0) / 1000;
+    let verified = 0;
+    let handoffs = 0;
+    for (const [d, r] of results.entries()) {
+      if (r.status !== 'fulfilled') continue;
+      handoffs += r.value.drops;
+      if (createHash('sha256').update(fs.readFileSync(path.join(dir, `d${d}.doc`))).digest('hex') === files.wordSha) verified++;
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    log(`  1000 downloads over 2 instances: ${verified} verified, ${handoffs} handoffs, ${handoffSeconds.toFixed(2)} s`);
+
     const group = `6. scale-out: the resume of case 2, ledger in Redis, ${CONNECTIONS} conns, ${seconds} s (wrk)`;
     const rps = (label) => got[label].map((w) => w.rps);
     return [
@@ -97,6 +122,8 @@ export async function scaleOut(ctx) {
       { id: 'scale.client.1', group, name: `mobserve, client-ID path, 1 process (${IDS} ids)`, unit: 'req/s', samples: rps('client-1') },
       { id: 'scale.client.2', group, name: 'mobserve, client-ID path, --workers 2', unit: 'req/s', samples: rps('client-2'), ref: 'scale.client.1', refName: '1 process' },
       { id: 'scale.redis.bytes', group, name: 'Redis memory per session (used_memory delta, one file entry each)', unit: 'B', samples: [bytesPerSession] },
+      { id: 'scale.handoff.verified', group, name: '1,000 downloads handing off between 2 instances: verified', unit: 'of 1000', samples: [verified], target: { on: 'value', op: '>=', limit: 1000, text: 'all 1000' } },
+      { id: 'scale.handoff.wall', group, name: '… wall time', unit: 's', samples: [handoffSeconds], detail: `${handoffs} drops, each a handoff to the other instance` },
     ];
   } finally {
     for (const s of started.reverse()) await stop(s.child);
