@@ -27,6 +27,7 @@ import { ERRORS, RequestParser, routeTarget, type ParseEvent } from '@mobserve/s
 import { FIXTURES } from '../helpers/paths.js';
 import { killAll, startServer, type ServerProcess } from '../helpers/processes.js';
 import { request } from '../helpers/raw-http.js';
+import { sleep } from '../helpers/wait.js';
 import { caseAt, caseIndexes, caseRng, describeCase, fuzzSettings, splitAt, splitPoints, type FuzzCase } from '../helpers/request-fuzz.js';
 
 const settings = fuzzSettings();
@@ -133,7 +134,6 @@ interface ConnectionEnd {
   error?: string;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Sends `pieces` on a new connection, then FIN; everything received until the server closes. */
 function exchangeAll(port: number, pieces: readonly Buffer[]): Promise<{ received: Buffer; conn: ConnectionEnd }> {

@@ -12,6 +12,7 @@
  * file on disk is a prefix at every instant; `size` counts what was
  * appended; `flush()` waits until it is all on disk.
  */
+import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { createHash, type Hash } from 'node:crypto';
 import { MobgetError } from './errors.js';
@@ -47,9 +48,8 @@ export class OutputFile {
   static async open(path: string): Promise<OutputFile> {
     let fh: fs.FileHandle;
     try {
-      fh = await fs.open(path, 'a+');
-      await fh.close();
-      fh = await fs.open(path, 'r+');
+      // Read-write at explicit positions, created if missing: one open(2).
+      fh = await fs.open(path, fsc.O_RDWR | fsc.O_CREAT, 0o666);
     } catch (e) {
       throw outputError(e, path);
     }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDuration, parseSize } from '@mobserve/common';
 import { makePalette } from '@mobserve/common/color';
 import { createServer } from '../server/create-server.js';
+import { FileStore } from '../ledger/file-store.js';
 import { openStore, parseStoreSpec } from '../ledger/open-store.js';
 import { DEFAULT_STORE_LIMITS, type ProgressStore } from '../ledger/progress-store.js';
 import { formatEvent } from '../cli/log-format.js';
@@ -164,7 +165,7 @@ try {
   await store!.close();
   fail(3, `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
 }
-const recovery = (store! as { recovery?: { discardedBytes: number; problem: string; records: number } }).recovery;
+const recovery = store! instanceof FileStore ? store.recovery : undefined;
 if (recovery && recovery.discardedBytes > 0) {
   process.stdout.write(`${c.yellow('mobserve: ledger recovered:')} ${recovery.records} records kept, ${recovery.discardedBytes} bytes of a torn or corrupt tail cut (${recovery.problem})\n`);
 }
