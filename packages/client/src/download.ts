@@ -20,6 +20,7 @@ import { DropPlan } from './drop-plan.js';
 import { MobgetError } from './errors.js';
 import { NetworkError, openExchange, type Exchange } from './http/exchange.js';
 import { proxyFor } from './http/proxy.js';
+import { DEFAULT_RING_BYTES, ReadRing } from './http/read-ring.js';
 import type { ResponseHead } from './http/response-parser.js';
 import { parseContentRange, sha256FromReprDigest, strongEtag } from './http/validators.js';
 import { OutputFile } from './output-file.js';
@@ -62,6 +63,18 @@ export interface DownloadOptions {
   env?: NodeJS.ProcessEnv | undefined;
   /** Overwrite an existing output that has no resume state. */
   force?: boolean | undefined;
+  /**
+   * 'auto' (default): transfers of 16 MiB or more hash on a worker thread.
+   * 'main': always on this thread (many small downloads in one process).
+   * 'worker': always on a worker thread, once the size is known.
+   */
+  hashThread?: 'auto' | 'main' | 'worker' | undefined;
+  /**
+   * Size of the memory that socket reads land in, reused for the whole
+   * download (default 4 MiB; reads are up to a quarter of it). 0 reads
+   * through the socket's stream, a new Buffer per read.
+   */
+  readBufferBytes?: number | undefined;
   onEvent?: ((e: DownloadEvent) => void) | undefined;
 }
 
@@ -170,6 +183,8 @@ async function exists(p: string): Promise<boolean> {
 }
 
 const MAX_REDIRECTS = 5;
+/** Transfers at least this large hash on a worker thread. */
+const WORKER_HASH_MIN_BYTES = 16 * 1024 * 1024;
 const MAX_RESTARTS = 3;
 const MAX_REHANDSHAKES = 3;
 
@@ -210,6 +225,8 @@ class Download {
   private repaired = false;
   /** Servers moved through (index into the --server list). */
   private hops = 0;
+  /** Where every connection of this download reads into (read-ring.ts). */
+  private readonly ring: ReadRing | undefined;
 
   constructor(private readonly o: DownloadOptions) {
     this.target = resolveTarget(o.target, o.server);
@@ -218,6 +235,8 @@ class Download {
     this.plan = new DropPlan({ every: o.dropEvery, chance: o.dropChance, seed: this.seed, maxDrops: o.maxDrops });
     this.retries = o.retries ?? 10;
     this.timeoutMs = o.timeoutMs ?? 30_000;
+    const ringBytes = o.readBufferBytes ?? DEFAULT_RING_BYTES;
+    this.ring = ringBytes > 0 ? new ReadRing(ringBytes) : undefined;
   }
 
   private emit(e: DownloadEvent): void {
@@ -277,7 +296,7 @@ class Download {
       }
 
       await this.out.flush();
-      const sha = this.out.digest();
+      const sha = await this.out.digest();
       const digestChecked = this.sha256 !== undefined;
       this.emit({ type: 'verified', size: this.out.size, sha256: sha, digestChecked });
       await removeState(this.output);
@@ -365,14 +384,15 @@ class Download {
   private async checkComplete(): Promise<boolean> {
     if (this.size === undefined) this.size = this.out.size; // close-delimited or chunked: the end is the end
     if (this.out.size < this.size) return false;
+    const sha = this.out.size === this.size && this.sha256 !== undefined ? await this.out.digest() : undefined;
     const wrong =
       this.out.size > this.size
         ? `${this.out.size} bytes on disk but the file has ${this.size}`
-        : this.sha256 !== undefined && this.out.digest() !== this.sha256
-          ? `SHA-256 ${this.out.digest().slice(0, 16)}… does not match the server's Repr-Digest ${this.sha256.slice(0, 16)}…`
+        : sha !== undefined && sha !== this.sha256
+          ? `SHA-256 ${sha.slice(0, 16)}… does not match the server's Repr-Digest ${this.sha256!.slice(0, 16)}…`
           : undefined;
     if (wrong === undefined) return true;
-    if (this.repaired) throw new MobgetError('MOBGET_INTEGRITY', `integrity check failed again after a fresh download: ${wrong}`, { sha256: this.out.digest(), expected: this.sha256 });
+    if (this.repaired) throw new MobgetError('MOBGET_INTEGRITY', `integrity check failed again after a fresh download: ${wrong}`, { sha256: sha ?? (await this.out.digest()), expected: this.sha256 });
     this.repaired = true;
     await this.restart(`integrity: ${wrong}`);
     return false;
@@ -440,7 +460,7 @@ class Download {
 
   private async attempt(): Promise<AttemptResult> {
     const offset = this.out.size;
-    if (this.size !== undefined && offset === this.size && this.sha256 !== undefined && this.out.digest() === this.sha256) return { kind: 'already-complete' };
+    if (this.size !== undefined && offset === this.size && this.sha256 !== undefined && (await this.out.digest()) === this.sha256) return { kind: 'already-complete' };
     const url = this.fileUrl();
     this.attempts++;
     const localAddress = this.nextLocalAddress();
@@ -454,7 +474,7 @@ class Download {
     if (offset > 0 && this.etag !== undefined) headers.push(['If-Range', this.etag]);
     let ex: Exchange;
     try {
-      ex = await openExchange({ url, method: 'GET', headers, localAddress, timeoutMs: this.timeoutMs, proxy: this.proxyFor(url) });
+      ex = await openExchange({ url, method: 'GET', headers, localAddress, timeoutMs: this.timeoutMs, proxy: this.proxyFor(url), ring: this.ring });
     } catch (e) {
       if (!(e instanceof NetworkError)) throw e;
       return this.networkFailure(e.message);
@@ -488,26 +508,32 @@ class Download {
         dropAt = this.plan.nextDrop(this.out.size, this.size);
       } else if (ev.type === 'data') {
         let chunk = ev.chunk;
+        // Chunks read into the ring go on to the output, which releases them
+        // once written and hashed; bytes not kept are released here.
+        const release = ev.release;
         this.received += chunk.length;
         if (skip > 0) {
           const n = Math.min(skip, chunk.length);
           skip -= n;
           chunk = chunk.subarray(n);
-          if (chunk.length === 0) continue;
+          if (chunk.length === 0) {
+            release?.();
+            continue;
+          }
         }
         if (this.size !== undefined && this.out.size + chunk.length > this.size) {
           // More bytes than the file has: keep what fits, the check at the end decides.
           chunk = chunk.subarray(0, Math.max(0, this.size - this.out.size));
         }
         if (dropAt !== undefined && this.out.size + chunk.length >= dropAt) {
-          await this.out.append(chunk.subarray(0, dropAt - this.out.size));
+          await this.out.append(chunk.subarray(0, dropAt - this.out.size), release);
           ex.cut();
           this.plan.record();
           this.emit({ type: 'progress', bytes: this.out.size, size: this.size, received: this.received });
           this.emit({ type: 'drop', kind: 'simulated', at: this.out.size, drops: this.plan.drops });
           return { kind: 'dropped' };
         }
-        await this.out.append(chunk);
+        await this.out.append(chunk, release);
         wrote = true;
         this.emit({ type: 'progress', bytes: this.out.size, size: this.size, received: this.received });
       } else if (ev.type === 'end') {
@@ -636,5 +662,9 @@ class Download {
     if (size !== undefined) this.size = size;
     if (digest !== undefined) this.sha256 = digest;
     if (changed) await saveState(this.output, this.stateNow());
+    // A big transfer hashes on a second thread (running-hash.ts); a small one
+    // is not worth a thread's start-up.
+    const thread = this.o.hashThread ?? 'auto';
+    if (thread === 'worker' || (thread === 'auto' && this.size !== undefined && this.size - this.out.size >= WORKER_HASH_MIN_BYTES)) await this.out.hashInWorker();
   }
 }

@@ -14,8 +14,8 @@
  */
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { createHash, type Hash } from 'node:crypto';
 import { MobgetError } from './errors.js';
+import { InlineHash, WorkerHash, type RunningHash } from './running-hash.js';
 
 function outputError(e: unknown, path: string): MobgetError {
   const err = e as NodeJS.ErrnoException;
@@ -27,14 +27,22 @@ function outputError(e: unknown, path: string): MobgetError {
 const MAX_PENDING = 8 * 1024 * 1024;
 
 export class OutputFile {
-  private hash: Hash = createHash('sha256');
+  private hash: RunningHash = new InlineHash();
   private pending: Buffer[] = [];
+  /** Releases of the pending chunks that came with one. */
+  private releases: Array<() => void> = [];
   private pendingBytes = 0;
   /** Where the next write goes on disk. */
   private diskSize: number;
   /** Settles when the write in flight (and any it chains to) is done. */
   private writing: Promise<void> | undefined;
   private failure: MobgetError | undefined;
+  /**
+   * Bytes that were on disk at open and are not hashed yet. They are read
+   * back only when needed: by this thread before the first append or digest,
+   * or by the worker if hashing moves there first (then only once).
+   */
+  private unhashed: number;
 
   private constructor(
     readonly path: string,
@@ -42,9 +50,10 @@ export class OutputFile {
     private sizeNow: number,
   ) {
     this.diskSize = sizeNow;
+    this.unhashed = sizeNow;
   }
 
-  /** Opens (creating if needed) and hashes the bytes already there. */
+  /** Opens (creating if needed); the bytes already there are hashed when first needed. */
   static async open(path: string): Promise<OutputFile> {
     let fh: fs.FileHandle;
     try {
@@ -58,25 +67,53 @@ export class OutputFile {
       await fh.close();
       throw new MobgetError('MOBGET_OUTPUT', `cannot write ${path}: not a regular file`);
     }
-    const out = new OutputFile(path, fh, st.size);
-    await out.rehash();
-    return out;
+    return new OutputFile(path, fh, st.size);
   }
 
   get size(): number {
     return this.sizeNow;
   }
 
-  /** Appends (hashed now, written soon); resolves when more may be appended. */
-  async append(chunk: Buffer): Promise<void> {
-    if (this.failure) throw this.failure;
-    if (chunk.length === 0) return;
+  /**
+   * Appends (hashed now or on the hash worker, written soon); resolves when
+   * more may be appended. `release`, if given, is called once the bytes are
+   * both on disk and hashed, so the caller may reuse their memory
+   * (read-ring.ts); it is called on failure too.
+   */
+  async append(chunk: Buffer, release?: () => void): Promise<void> {
+    if (this.failure) {
+      release?.();
+      throw this.failure;
+    }
+    if (chunk.length === 0) {
+      release?.();
+      return;
+    }
+    if (this.unhashed > 0) await this.hashPrefix();
+    // Hashed (or handed to the hash) before it is queued for the disk, so a
+    // batch's hash mark always covers every chunk in it.
+    const behind = this.hash.update(chunk);
+    if (behind) await behind;
     this.pending.push(chunk);
+    if (release) this.releases.push(release);
     this.pendingBytes += chunk.length;
-    this.hash.update(chunk);
     this.sizeNow += chunk.length;
     this.writing ??= this.drain();
     if (this.pendingBytes >= MAX_PENDING) await this.flush();
+  }
+
+  /**
+   * Hashes on a worker thread from now on (running-hash.ts): worth it for a
+   * large transfer, where hashing on this thread is a third of the CPU.
+   */
+  async hashInWorker(): Promise<void> {
+    if (this.hash instanceof WorkerHash) return;
+    // The worker reads back what is on disk, so everything must be there.
+    await this.flush();
+    const old = this.hash;
+    this.hash = new WorkerHash(this.path, this.diskSize);
+    this.unhashed = 0;
+    await old.close();
   }
 
   /** Waits until everything appended is on disk. */
@@ -95,25 +132,34 @@ export class OutputFile {
     }
     this.sizeNow = 0;
     this.diskSize = 0;
-    this.hash = createHash('sha256');
+    this.unhashed = 0;
+    this.hash.reset();
   }
 
   /** Writes what is queued, batch after batch, until nothing is left. */
   private async drain(): Promise<void> {
+    let releases: Array<() => void> = [];
     try {
       while (this.pendingBytes > 0 && !this.failure) {
         const bufs = this.pending;
         const total = this.pendingBytes;
         const at = this.diskSize;
+        const hashed = this.hash.mark();
+        releases = this.releases;
         this.pending = [];
+        this.releases = [];
         this.pendingBytes = 0;
         await this.writeAll(bufs, at, total);
         this.diskSize += total;
+        const settling = this.hash.settled(hashed);
+        if (settling) await settling;
+        for (const r of releases.splice(0)) r();
       }
     } catch (e) {
-      this.failure = outputError(e, this.path);
+      this.failure = e instanceof MobgetError ? e : outputError(e, this.path);
       this.pending = [];
       this.pendingBytes = 0;
+      for (const r of releases.splice(0).concat(this.releases.splice(0))) r();
     } finally {
       this.writing = undefined;
     }
@@ -137,25 +183,34 @@ export class OutputFile {
     }
   }
 
-  /** Hex SHA-256 of everything written so far. */
-  digest(): string {
-    return this.hash.copy().digest('hex');
+  /** Hex SHA-256 of everything appended so far. */
+  async digest(): Promise<string> {
+    try {
+      if (this.unhashed > 0) await this.hashPrefix();
+      return await this.hash.digest();
+    } catch (e) {
+      throw new MobgetError('MOBGET_OUTPUT', `cannot hash ${this.path}: ${(e as Error).message}`);
+    }
   }
 
   /** Writes what is pending (best effort) and closes. */
   async close(): Promise<void> {
     await this.flush().catch(() => {});
+    await this.hash.close();
     await this.fh.close().catch(() => {});
   }
 
-  private async rehash(): Promise<void> {
-    this.hash = createHash('sha256');
+  /** Hashes the bytes that were on disk at open, on this thread. */
+  private async hashPrefix(): Promise<void> {
+    const length = this.unhashed;
+    this.unhashed = 0;
+    this.hash.reset();
     const buf = Buffer.allocUnsafe(1 << 20);
     let pos = 0;
-    while (pos < this.sizeNow) {
-      const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.length, this.sizeNow - pos), pos);
+    while (pos < length) {
+      const { bytesRead } = await this.fh.read(buf, 0, Math.min(buf.length, length - pos), pos);
       if (bytesRead === 0) break;
-      this.hash.update(buf.subarray(0, bytesRead));
+      await this.hash.update(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
   }

@@ -48,7 +48,7 @@ describe('OutputFile', () => {
     const f = await open(p);
     expect(f.path).toBe(p);
     expect(f.size).toBe(0);
-    expect(f.digest()).toBe(sha256(Buffer.alloc(0)));
+    expect(await f.digest()).toBe(sha256(Buffer.alloc(0)));
     expect((await fs.stat(p)).size).toBe(0);
   });
 
@@ -61,15 +61,15 @@ describe('OutputFile', () => {
       await f.append(part);
       all = Buffer.concat([all, part]);
       expect(f.size).toBe(all.length);
-      expect(f.digest()).toBe(sha256(all));
+      expect(await f.digest()).toBe(sha256(all));
     }
     // Writes go behind: the disk agrees once flush() resolves.
     await f.flush();
     expect((await fs.readFile(p)).equals(all)).toBe(true);
     // digest() can be asked again without disturbing the running hash
-    expect(f.digest()).toBe(f.digest());
+    expect(await f.digest()).toBe(await f.digest());
     await f.append(Buffer.from('!'));
-    expect(f.digest()).toBe(sha256(Buffer.concat([all, Buffer.from('!')])));
+    expect(await f.digest()).toBe(sha256(Buffer.concat([all, Buffer.from('!')])));
   });
 
   it.each([
@@ -82,11 +82,11 @@ describe('OutputFile', () => {
     await fs.writeFile(p, prefix);
     const f = await open(p);
     expect(f.size).toBe(n);
-    expect(f.digest()).toBe(sha256(prefix));
+    expect(await f.digest()).toBe(sha256(prefix));
     const more = randomBytes(1000);
     await f.append(more);
     expect(f.size).toBe(n + 1000);
-    expect(f.digest()).toBe(sha256(Buffer.concat([prefix, more])));
+    expect(await f.digest()).toBe(sha256(Buffer.concat([prefix, more])));
     await f.flush();
     expect((await fs.readFile(p)).equals(Buffer.concat([prefix, more]))).toBe(true);
   });
@@ -98,7 +98,7 @@ describe('OutputFile', () => {
     await first.close();
     const second = await open(p);
     expect(second.size).toBe(3);
-    expect(second.digest()).toBe(sha256(Buffer.from('abc')));
+    expect(await second.digest()).toBe(sha256(Buffer.from('abc')));
     await second.append(Buffer.from('def'));
     await second.flush();
     expect(await fs.readFile(p, 'utf8')).toBe('abcdef');
@@ -111,11 +111,11 @@ describe('OutputFile', () => {
     await f.append(Buffer.from(' and more'));
     await f.truncate();
     expect(f.size).toBe(0);
-    expect(f.digest()).toBe(sha256(Buffer.alloc(0)));
+    expect(await f.digest()).toBe(sha256(Buffer.alloc(0)));
     expect((await fs.stat(p)).size).toBe(0);
     await f.append(Buffer.from('new'));
     expect(f.size).toBe(3);
-    expect(f.digest()).toBe(sha256(Buffer.from('new')));
+    expect(await f.digest()).toBe(sha256(Buffer.from('new')));
     await f.flush();
     expect(await fs.readFile(p, 'utf8')).toBe('new');
   });

@@ -62,6 +62,9 @@ export class ResponseParser {
     if (this.state === 'done' || this.state === 'dead') return out;
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     while (this.buf.length > 0 && this.step(out));
+    // What waits for the next push (part of a head or a chunk-size line) is
+    // copied: a reader that reuses its memory (read-ring.ts) overwrites it.
+    if (this.buf.length > 0 && this.buf.buffer === chunk.buffer) this.buf = Buffer.from(this.buf);
     return out;
   }
 
