@@ -38,6 +38,11 @@ const EXIT_BY_CODE: Record<MobgetErrorCode, number> = {
   MOBGET_ABORTED: EXIT.NETWORK,
 };
 
+/** The exit code the command line uses for an error code. */
+export function exitCodeFor(code: MobgetErrorCode | 'MOBGET_INTERNAL'): number {
+  return code === 'MOBGET_INTERNAL' ? EXIT.INTERNAL : EXIT_BY_CODE[code];
+}
+
 export class MobgetError extends Error {
   readonly exitCode: number;
   constructor(

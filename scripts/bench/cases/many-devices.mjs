@@ -1,5 +1,6 @@
 // Case 4, many devices: 1,000 concurrent downloads of word.doc through the
-// client library, each with random drops (its own seed), against one
+// client library's swarm() (what `mobget swarm --devices 1000 word.doc`
+// runs), each device with random drops (its own seed), against one
 // mobserve with the memory ledger. Every file is checked against the source
 // by SHA-256; the server's peak RSS comes from VmHWM in /proc/<pid>/status.
 import { createHash } from 'node:crypto';
@@ -19,7 +20,8 @@ function peakRssMiB(pid) {
 
 export async function manyDevices(ctx) {
   const { files, runs, log } = ctx;
-  const { download } = await import(pathToFileURL(CLIENT_LIB).href);
+  // The same code as `mobget swarm --devices 1000 word.doc`, called in-process.
+  const { swarm } = await import(pathToFileURL(CLIENT_LIB).href);
   const wall = [];
   const verified = [];
   const failures = [];
@@ -32,36 +34,23 @@ export async function manyDevices(ctx) {
     let mob;
     try {
       mob = await startMobserve(files.root, 'memory');
-      const t0 = performance.now();
-      const results = await Promise.allSettled(
-        Array.from({ length: DEVICES }, (_, d) =>
-          download({ target: 'word.doc', server: mob.url, output: path.join(dir, `device-${d}.doc`), dropChance: DROP_CHANCE, seed: i * DEVICES + d + 1 }),
-        ),
-      );
-      const seconds = (performance.now() - t0) / 1000;
+      const s = await swarm({ target: 'word.doc', server: mob.url, devices: DEVICES, dropChance: DROP_CHANCE, seed: i * DEVICES + 1, outputDir: dir, keep: true });
+      // swarm() verified each file against Repr-Digest; check the bytes against the source too.
       let ok = 0;
-      let bad = 0;
-      let dropCount = 0;
-      for (const [d, r] of results.entries()) {
-        if (r.status === 'rejected') {
-          bad++;
-          if (errors.length < 5) errors.push(`device ${d}: ${r.reason?.code ?? ''} ${r.reason?.message ?? r.reason}`);
-          continue;
-        }
-        dropCount += r.value.drops;
-        const sha = createHash('sha256').update(fs.readFileSync(r.value.output)).digest('hex');
+      for (const f of fs.readdirSync(dir)) {
+        if (!f.endsWith('word.doc')) continue;
+        const sha = createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
         if (sha === files.wordSha) ok++;
-        else {
-          bad++;
-          if (errors.length < 5) errors.push(`device ${d}: sha256 ${sha} differs from the source`);
-        }
+        else if (errors.length < 5) errors.push(`${f}: sha256 ${sha} differs from the source`);
       }
-      wall.push(seconds);
+      for (const f of s.failures) if (errors.length < 5) errors.push(`device ${f.device}: ${f.code} ${f.message}`);
+      const bad = DEVICES - ok;
+      wall.push(s.seconds);
       verified.push(ok);
       failures.push(bad);
-      drops.push(dropCount);
+      drops.push(s.drops);
       rss.push(peakRssMiB(mob.pid));
-      log(`  run ${i + 1}/${runs}: ${ok}/${DEVICES} verified, ${bad} failed, ${dropCount} drops, ${seconds.toFixed(2)} s, server peak RSS ${rss.at(-1).toFixed(1)} MiB`);
+      log(`  run ${i + 1}/${runs}: ${ok}/${DEVICES} verified, ${bad} failed, ${s.drops} drops, ${s.seconds.toFixed(2)} s, server peak RSS ${rss.at(-1).toFixed(1)} MiB`);
     } finally {
       await stop(mob?.child);
       fs.rmSync(dir, { recursive: true, force: true });

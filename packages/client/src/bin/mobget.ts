@@ -6,6 +6,7 @@
  */
 import { Command } from 'commander';
 import { fetchCommand, type FetchFlags } from '../commands/fetch.js';
+import { swarmCommand, type SwarmFlags } from '../commands/swarm.js';
 import { EXIT } from '../errors.js';
 
 const program = new Command()
@@ -35,6 +36,30 @@ program
   .option('--no-color', 'plain output (NO_COLOR is honoured too)')
   .action(async (file: string, flags: FetchFlags) => {
     process.exitCode = await fetchCommand(file, flags);
+  });
+
+const serverList = (v: string, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',').map((x) => x.trim()).filter(Boolean)];
+
+program
+  .command('swarm')
+  .description('a fleet of simulated phones: N devices download the same file at once in this process, each with its own random drops, and every file is verified')
+  .argument('<file>', 'a file name on a mobserve server (e.g. word.doc), or a full http:// URL')
+  .option('-n, --devices <n>', 'how many devices', '100')
+  .option('-s, --server <url>', 'mobserve server for file names (default http://127.0.0.1:8080); several hand off after every drop', serverList)
+  .option('--drop-chance <p>', 'each device cuts at a random byte in each 16 KiB block with probability p', '0.1')
+  .option('--drop-every <size>', 'each device cuts after every SIZE body bytes instead')
+  .option('--seed <n>', 'device d uses seed + d: the same seed replays the same drops')
+  .option('--handoff-delay <ms>', 'each device waits this long after a drop before reconnecting')
+  .option('--retries <n>', 'consecutive failed attempts before a device gives up', '10')
+  .option('--timeout <duration>', 'silence on a connection that counts as a failure', '30s')
+  .option('-o, --output-dir <dir>', 'keep the devices\' files in this folder (default: a temporary folder, removed at the end)')
+  .option('--keep', 'keep the files of the temporary folder')
+  .option('-q, --quiet', 'print nothing but errors')
+  .option('--json', 'print one JSON summary (or error) object on stdout')
+  .option('--no-color', 'plain output (NO_COLOR is honoured too)')
+  .action(async (file: string, flags: SwarmFlags) => {
+    if (flags.dropEvery !== undefined && program.commands.find((c) => c.name() === 'swarm')!.getOptionValueSource('dropChance') === 'default') delete flags.dropChance;
+    process.exitCode = await swarmCommand(file, flags);
   });
 
 await program.parseAsync();
