@@ -6,7 +6,7 @@ import { parseSize, formatBytes, parseDuration } from '@mobserve/common';
 import { makePalette } from '@mobserve/common/color';
 import { download, type DownloadOptions, type DownloadSummary } from '../download.js';
 import { EXIT, MobgetError } from '../errors.js';
-import { barView, lineView, silentView, type View } from '../cli/progress-view.js';
+import { lineView, silentView, type View } from '../cli/progress-view.js';
 
 export interface FetchFlags {
   server?: string[];
@@ -96,7 +96,7 @@ export async function fetchCommand(target: string, flags: FetchFlags): Promise<n
   let view: View = silentView();
   try {
     const options = toOptions(target, flags);
-    if (!flags.quiet && !flags.json) view = process.stderr.isTTY ? barView(err) : lineView(err);
+    if (!flags.quiet && !flags.json) view = process.stderr.isTTY ? (await import('../cli/progress-bar.js')).barView(err) : lineView(err);
     const summary = await download({ ...options, onEvent: (e) => view.onEvent(e) });
     view.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
