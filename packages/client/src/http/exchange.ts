@@ -150,6 +150,7 @@ function openRingExchange(o: ExchangeOptions, ring: ReadRing): Promise<Exchange>
       if (!socket.destroyed) socket.resume();
     };
     const onRead = (n: number): boolean => {
+      // After the response (or once the reader has left), bytes are not held.
       if (finished) return true;
       const { chunk, at } = ring.filled(n);
       for (const ev of parser.push(chunk)) {
@@ -205,7 +206,9 @@ function openRingExchange(o: ExchangeOptions, ring: ReadRing): Promise<Exchange>
               await new Promise<void>((r) => (wake = r));
             }
           } finally {
-            // Chunks read but never handed out: their bytes are free.
+            // Chunks read but never handed out: their bytes are free, and
+            // whatever still arrives before the socket closes is not kept.
+            finished = true;
             for (const ev of queue.splice(0)) ev.release?.();
           }
         }),
