@@ -108,4 +108,28 @@ describe('ReadRing', () => {
     release();
     expect(ring.hasRoom()).toBe(true);
   });
+
+  it('with less than a full read free, the region is what is free (at least 64 KiB), so a small head gets in', () => {
+    const MiB = 1024 * 1024;
+    const ring = new ReadRing(4 * MiB); // reads of 1 MiB, at least 64 KiB
+    read(ring, 100 * 1024, 1); // not held: free again at once
+    const held = read(ring, 200 * 1024, 2);
+    const release = ring.hold(held.chunk, held.chunk, held.at);
+    for (let i = 0; i < 3; i++) read(ring, MiB, 3);
+    // 4 MiB - 300 KiB - 3 MiB = 724 KiB to the end of the ring, all free.
+    expect(ring.region().length).toBe(724 * 1024);
+    read(ring, 724 * 1024, 4);
+    // Wrapped: 100 KiB free before the held span; a read gets those, not a full MiB.
+    expect(ring.hasRoom()).toBe(true);
+    expect(ring.region().byteOffset).toBe(0);
+    expect(ring.region().length).toBe(100 * 1024);
+    read(ring, 100 * 1024, 5);
+    // Now nothing is free: the region is the minimum read, still held, and waited for.
+    expect(ring.hasRoom()).toBe(false);
+    expect(ring.region().length).toBe(64 * 1024);
+    expect(held.chunk.every((b) => b === 2)).toBe(true);
+    release();
+    expect(ring.hasRoom()).toBe(true);
+    expect(ring.region().length).toBe(MiB);
+  });
 });
