@@ -1,19 +1,29 @@
 /**
  * FileStore: the contract, then what only a file can get wrong: crash
- * recovery of a torn log, the one-process lock, and durability of a new
- * client id before it is handed out.
+ * recovery of a torn log, the one-process lock, durability of a new client
+ * id before it is handed out, group commit, snapshots, replay, and the
+ * migration of a first-format (MOBLEDG1) ledger.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { FileStore, StoreLockedError, type FileStoreOptions } from '../src/ledger/file-store.js';
-import { decodeLog, encodeRecord } from '../src/ledger/record-codec.js';
+import { decodeRecords, encodeRecord, MAGIC, type LedgerRecord } from '../src/ledger/record-codec.js';
+import { encodeRecord as encodeV1, MAGIC_V1 } from '../src/ledger/record-codec-v1.js';
+import { InvalidClientIdError } from '../src/ledger/session-table.js';
 import { progressStoreContract } from './progress-store.contract.js';
 
 const A = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const B = '6ba7b810-9dad-41d1-80b4-00c04fd430c8';
 const V1 = { size: 1000, etag: '"v1"' };
+
+/** The log's dictionary index of a path, from its PATH frame. */
+function pathIndex(list: LedgerRecord[], text: string): number {
+  const def = list.find((r) => r.type === 'path' && r.text === text);
+  if (!def || def.type !== 'path') throw new Error(`no PATH frame for ${text}`);
+  return def.index;
+}
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mobserve-ledger-'));
@@ -36,7 +46,7 @@ progressStoreContract('FileStore', async (opts) => {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}, { nonUuidIds: 'refused' });
 
 describe('FileStore', () => {
   let dir: string;
@@ -100,7 +110,8 @@ describe('FileStore', () => {
   describe('torn tail (crash mid-write)', () => {
     it.each<[string, () => Buffer]>([
       ['half of a frame', () => encodeRecord({ type: 'seen', clientId: B, time: now }).subarray(0, 13)],
-      ['just a frame head', () => encodeRecord({ type: 'seen', clientId: B, time: now }).subarray(0, 8)],
+      ['just the kind byte of a frame', () => encodeRecord({ type: 'seen', clientId: B, time: now }).subarray(0, 1)],
+      ['zeros (the file grew, its data never came)', () => Buffer.alloc(40)],
       ['garbage', () => Buffer.from('\x00\x00\x00\x05garbage!')],
       ['a frame with a bad CRC', () => {
         const f = Buffer.from(encodeRecord({ type: 'seen', clientId: B, time: now }));
@@ -118,22 +129,23 @@ describe('FileStore', () => {
       expect(await store.touchClient(B, now)).toBe(false);
       expect((await store.getProgress(A, 'two.bin'))?.offset).toBe(20);
       // the reopened log was rewritten without the tail
-      expect(decodeLog(fs.readFileSync(logPath())).problem).toBe('none');
+      expect(decodeRecords(fs.readFileSync(logPath())).problem).toBe('none');
     });
 
     it('a log cut inside its last frame loses only that record', async () => {
       await seed();
       const buf = fs.readFileSync(logPath());
-      const whole = decodeLog(buf);
+      const whole = decodeRecords(buf);
       expect(whole.problem).toBe('none');
-      const last = whole.records[whole.records.length - 1];
-      expect(last).toMatchObject({ type: 'progress', path: 'two.bin', offset: 20 });
+      const last = whole.list[whole.list.length - 1];
+      // the last batch held one change: an ADVANCE frame of two.bin to 20
+      expect(last).toMatchObject({ type: 'advance', path: pathIndex(whole.list, 'two.bin'), offset: 20 });
       fs.truncateSync(logPath(), buf.length - 3);
 
       const store = await openAt();
       expect(store.recovery.problem).toBe('torn-frame');
       expect(store.recovery.discardedBytes).toBe(encodeRecord(last!).length - 3);
-      expect(store.recovery.records).toBe(whole.records.length - 1);
+      expect(store.recovery.records).toBe(whole.records - 1);
       // the batch before the torn one survives: 10, not 20
       expect((await store.getProgress(A, 'two.bin'))?.offset).toBe(10);
       expect((await store.getProgress(A, 'one.bin'))?.offset).toBe(250);
@@ -204,7 +216,7 @@ describe('FileStore', () => {
     expect(fs.readFileSync(logPath()).includes(idBytes)).toBe(false);
     await store.createClient(A, now);
     expect(fs.readFileSync(logPath()).includes(idBytes)).toBe(true);
-    expect(decodeLog(fs.readFileSync(logPath())).records).toContainEqual({ type: 'seen', clientId: A, time: now });
+    expect(decodeRecords(fs.readFileSync(logPath())).list).toContainEqual({ type: 'seen', clientId: A, time: now });
   });
 
   it('progress queued in the same batch as its client survives a later touch', async () => {
