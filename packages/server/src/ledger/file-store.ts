@@ -150,7 +150,10 @@ export class FileStore implements ProgressStore {
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
-    const dropped = table.sweep(now) + table.trim();
+    // Expired clients go first, so that trimming to maxClients never evicts a live one in their place.
+    const swept = table.sweep(now);
+    table.trim();
+    const dropped = swept + table.evictions;
     const recovery: Recovery = { records: replayed.records, discardedBytes: fileBytes - replayed.goodBytes, problem: replayed.problem };
 
     const store = new FileStore(opts, recovery, table);

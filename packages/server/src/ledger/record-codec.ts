@@ -66,9 +66,9 @@ for (let n = 0; n < 256; n++) {
 
 /**
  * CRC-32 of `b[start..end)`. Small frames in JavaScript: a call into zlib
- * plus the subarray it needs cost more than the 25 bytes themselves (the
- * reopen of 2M small frames: 0.42 s with zlib, 0.12 s with this loop).
- * Large frames (snapshots) go to zlib.
+ * plus the subarray it needs cost more than the 25 bytes themselves (2M
+ * frames of 25 B, as in a 1M-session log: 0.30–0.35 s through zlib, 0.13–0.16 s
+ * with this loop, measured here). Large frames (snapshots) go to zlib.
  */
 export function crc32(b: Uint8Array, start: number, end: number): number {
   if (end - start > 256) return zlibCrc32(b.subarray(start, end));

@@ -2,9 +2,11 @@
  * The in-memory ledger shared by the memory and file stores. Pure data
  * structure: no I/O, no clock (callers pass `now`).
  *
- * Compact: a paused session costs about 85 bytes of heap (docs/PERFORMANCE.md,
- * case 5; it was 377 B as a Map of objects), and there is no object per
- * session for the GC to trace. Everything lives in typed arrays:
+ * Compact: a paused session costs 83 bytes at 1M sessions (docs/PERFORMANCE.md,
+ * case 5; it was 377 B as Maps of objects), and there is no object per
+ * session for the GC to trace. Everything lives in typed arrays (37 + 36
+ * bytes of slots and 8 of hash index per paused session, plus the slack of
+ * doubling):
  *
  * - Client IDs are canonical UUIDs (request-target.ts `isClientId`; the server
  *   makes them with crypto.randomUUID), kept as 16 bytes (four u32 words).
@@ -201,6 +203,8 @@ export class SessionTable {
 
   /** The ID being looked up (scratch: no allocation per call). */
   private readonly key = new Uint32Array(4);
+  /** Clients evicted to respect maxClients, since the table was made. */
+  evictions = 0;
   /** Slots touched by the last successful call, for a store that logs them. */
   lastClient = NONE;
   lastFile = NONE;
@@ -344,6 +348,7 @@ export class SessionTable {
       this.removeClient(victim);
       n++;
     }
+    this.evictions += n;
     return n;
   }
 
@@ -480,6 +485,7 @@ export class SessionTable {
         this.removeClient(victim);
         evicted++;
       }
+      this.evictions += evicted;
     }
     const c = this.allocClient();
     this.ids.set(this.key, c * 4);
