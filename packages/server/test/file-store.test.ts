@@ -107,6 +107,26 @@ describe('FileStore', () => {
     expect(await store.touchClient(A, now + 5)).toBe(true);
   });
 
+  it('writes after a reopen go after what was there, torn tail or not: a third open sees everything', async () => {
+    await seed();
+    const tails = [Buffer.alloc(0), encodeRecord({ type: 'seen', clientId: A, time: now }).subarray(0, 7)];
+    for (const [i, tail] of tails.entries()) {
+      fs.appendFileSync(logPath(), tail);
+      const store = await openAt();
+      const c = `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`;
+      await store.createClient(c, now);
+      await store.beginTransfer(c, 'three.bin', { offset: 3, ...V1 }, now);
+      await store.close();
+    }
+    const again = await openAt();
+    expect(again.recovery.problem).toBe('none');
+    expect(await again.counts()).toEqual({ clients: 3, files: 4 });
+    expect((await again.getProgress(A, 'two.bin'))?.offset).toBe(20);
+    for (const c of ['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000002']) {
+      expect(await again.getProgress(c, 'three.bin')).toEqual({ offset: 3, ...V1, ticket: 1 });
+    }
+  });
+
   describe('torn tail (crash mid-write)', () => {
     it.each<[string, () => Buffer]>([
       ['half of a frame', () => encodeRecord({ type: 'seen', clientId: B, time: now }).subarray(0, 13)],

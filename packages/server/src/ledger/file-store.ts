@@ -167,7 +167,7 @@ export class FileStore implements ProgressStore {
       store.logEtags = invert(replayed.etags);
       store.nextPath = replayed.paths.length;
       store.nextEtag = replayed.etags.length;
-      store.fd = fs.openSync(logPath, 'r+');
+      store.fd = fs.openSync(logPath, 'a');
       // A torn tail is cut where the good frames end; appends go after them.
       if (recovery.discardedBytes > 0) {
         fs.ftruncateSync(store.fd, replayed.goodBytes);
