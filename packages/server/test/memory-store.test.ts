@@ -2,10 +2,14 @@
 import { MemoryStore } from '../src/ledger/memory-store.js';
 import { progressStoreContract } from './progress-store.contract.js';
 
-progressStoreContract('MemoryStore', async (opts) => ({
-  store: new MemoryStore(opts),
-  cleanup: async () => {},
-}));
+progressStoreContract(
+  'MemoryStore',
+  async (opts) => ({
+    store: new MemoryStore(opts),
+    cleanup: async () => {},
+  }),
+  { nonUuidIds: 'refused' },
+);
 
 describe('MemoryStore', () => {
   it('describes itself as "memory"', () => {

@@ -25,6 +25,17 @@ export interface StoreUnderTest {
 
 export type MakeStore = (opts: StoreOptions) => Promise<StoreUnderTest>;
 
+export interface ContractOptions {
+  /**
+   * What the store does with a client id that is not a canonical UUID (the
+   * server only ever passes UUIDs: request-target.ts isClientId).
+   * 'refused': createClient rejects with a TypeError whose code is
+   * INVALID_CLIENT_ID (a programmer error), and such an id is unknown to
+   * every other call. 'accepted': it is a client like any other.
+   */
+  nonUuidIds?: 'refused' | 'accepted';
+}
+
 const A = '00000000-0000-4000-8000-00000000000a';
 const B = '00000000-0000-4000-8000-00000000000b';
 const C = '00000000-0000-4000-8000-00000000000c';
@@ -33,7 +44,8 @@ const E = '00000000-0000-4000-8000-00000000000e';
 
 const V1 = { size: 1000, etag: '"v1"' };
 
-export function progressStoreContract(name: string, makeStore: MakeStore): void {
+export function progressStoreContract(name: string, makeStore: MakeStore, contract: ContractOptions = {}): void {
+  const nonUuidIds = contract.nonUuidIds ?? 'accepted';
   describe(`ProgressStore contract: ${name}`, () => {
     let t0: number;
     let sut: StoreUnderTest | undefined;
@@ -85,6 +97,34 @@ export function progressStoreContract(name: string, makeStore: MakeStore): void 
         await store.beginTransfer(B, 'x', { offset: 0, ...V1 }, t0);
         expect(await store.counts()).toEqual({ clients: 2, files: 3 });
       });
+    });
+
+    describe(`client ids that are not canonical UUIDs: ${nonUuidIds}`, () => {
+      const odd = ['device-1', '', `${A}x`, A.replace(/-/g, ''), `{${A.slice(1, -1)}}`];
+
+      if (nonUuidIds === 'refused') {
+        it.each(odd)('createClient(%j) rejects with INVALID_CLIENT_ID, and the id stays unknown', async (id) => {
+          const { store } = await open();
+          await store.createClient(A, t0);
+          const err = await store.createClient(id, t0).then(() => undefined, (e: unknown) => e);
+          expect(err).toBeInstanceOf(TypeError);
+          expect((err as { code?: string }).code).toBe('INVALID_CLIENT_ID');
+          expect(await store.touchClient(id, t0)).toBe(false);
+          expect(await store.beginTransfer(id, 'x', { offset: 0, ...V1 }, t0)).toBe(0);
+          expect(await store.recordProgress(id, 'x', 1, 10, t0)).toBe(false);
+          expect(await store.getProgress(id, 'x')).toBeUndefined();
+          expect(await store.counts()).toEqual({ clients: 1, files: 0 });
+        });
+      } else {
+        it.each(odd.filter((id) => id !== ''))('%j is a client like any other', async (id) => {
+          const { store } = await open();
+          await store.createClient(id, t0);
+          expect(await store.touchClient(id, t0 + 1)).toBe(true);
+          const ticket = await store.beginTransfer(id, 'x', { offset: 0, ...V1 }, t0 + 1);
+          expect(await store.recordProgress(id, 'x', ticket, 10, t0 + 2)).toBe(true);
+          expect(await store.getProgress(id, 'x')).toEqual({ offset: 10, ...V1, ticket });
+        });
+      }
     });
 
     describe('progress', () => {

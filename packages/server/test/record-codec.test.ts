@@ -1,21 +1,28 @@
 /**
- * The ledger's on-disk frames: MAGIC, then (u32 length, u32 CRC-32, payload)*.
- * A torn or corrupted tail must be cut at the last whole, checked frame,
- * never trusted.
+ * The ledger's on-disk frames (format 2): MAGIC, then (kind, body, CRC-32)*.
+ * Round trips, sizes, and the rule that a torn or corrupted tail is cut at
+ * the last whole, checked frame, never trusted.
  */
-import { crc32 } from 'node:zlib';
-import { decodeLog, encodeRecord, MAGIC, type LedgerRecord } from '../src/ledger/record-codec.js';
+import { randomBytes } from 'node:crypto';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32, decodeLedger, decodeRecords, encodeRecord, MAGIC, RECORDS_PER_FRAME, type LedgerRecord, type LedgerSink } from '../src/ledger/record-codec.js';
+import { MAGIC_V1 } from '../src/ledger/record-codec-v1.js';
 
 const A = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const B = 'ffffffff-0000-4000-8000-000000000001';
 
 const records: LedgerRecord[] = [
+  { type: 'path', index: 0, text: 'dir/word.doc' },
+  { type: 'etag', index: 0, text: '"abc-_XYZ"' },
   { type: 'seen', clientId: A, time: 1_700_000_000_123 },
-  { type: 'progress', clientId: A, time: 1_700_000_000_456, path: 'dir/word.doc', offset: 4096, size: 1 << 20, etag: '"abc-_XYZ"', ticket: 1 },
-  { type: 'seen', clientId: B, time: 0 },
-  { type: 'progress', clientId: B, time: 1.5, path: 'caf\u00e9/\u6587\u4ef6.bin', offset: 0, size: 0, etag: '""', ticket: 4_294_967_295 },
-  // offsets and sizes beyond 2^32 survive (doubles)
-  { type: 'progress', clientId: B, time: 2, path: 'big.iso', offset: 2 ** 40 + 3, size: 2 ** 41, etag: '"big"', ticket: 7 },
+  { type: 'begin', clientId: A, path: 0, etag: 0, size: 1 << 20, offset: 4096, ticket: 1 },
+  { type: 'path', index: 300, text: 'caf\u00e9/\u6587\u4ef6.bin' },
+  { type: 'seen', clientId: B, time: 1.5 },
+  { type: 'begin', clientId: B, path: 300, etag: 0, size: 0, offset: 0, ticket: 4_294_967_295 },
+  // offsets and sizes up to 2^53 survive
+  { type: 'advance', clientId: A, path: 0, offset: 2 ** 53 - 1, ticket: 2 },
+  { type: 'clients', clients: [{ clientId: A, lastSeen: 5 }, { clientId: B, lastSeen: 2 ** 41 + 0.5 }] },
+  { type: 'files', files: [{ client: 1, path: 300, etag: 0, offset: 2 ** 40 + 3, size: 2 ** 41, ticket: 7 }] },
 ];
 
 function log(...recs: LedgerRecord[]): { buf: Buffer; starts: number[] } {
@@ -31,48 +38,76 @@ function log(...recs: LedgerRecord[]): { buf: Buffer; starts: number[] } {
   return { buf: Buffer.concat(parts), starts };
 }
 
-/** A frame with a correct length and CRC around any payload. */
-function frame(payload: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(payload.length, 0);
-  head.writeUInt32BE(crc32(payload), 4);
-  return Buffer.concat([head, payload]);
+/** How many records a list holds as counted by the decoder (slots of CLIENTS and FILES each count). */
+function count(recs: LedgerRecord[]): number {
+  return recs.reduce((n, r) => n + (r.type === 'clients' ? r.clients.length : r.type === 'files' ? r.files.length : 1), 0);
+}
+
+/** A frame of any kind and body, with a correct CRC. */
+function frame(kind: number, body: Buffer): Buffer {
+  const f = Buffer.concat([Buffer.from([kind]), body, Buffer.alloc(4)]);
+  f.writeUInt32BE(zlibCrc32(f.subarray(0, f.length - 4)), f.length - 4);
+  return f;
 }
 
 describe('record codec: round trip', () => {
   it.each(records.map((r) => [r.type, r] as const))('%s record %#', (_type, r) => {
     const { buf } = log(r);
-    expect(decodeLog(buf)).toEqual({ records: [r], goodBytes: buf.length, problem: 'none' });
+    expect(decodeRecords(buf)).toEqual({ list: [r], records: count([r]), goodBytes: buf.length, problem: 'none' });
   });
 
   it('a log of every record decodes to the same records in order', () => {
     const { buf } = log(...records);
-    expect(decodeLog(buf)).toEqual({ records, goodBytes: buf.length, problem: 'none' });
+    expect(decodeRecords(buf)).toEqual({ list: records, records: count(records), goodBytes: buf.length, problem: 'none' });
   });
 
   it('client ids come back lower-case', () => {
     const { buf } = log({ type: 'seen', clientId: A.toUpperCase(), time: 1 });
-    expect(decodeLog(buf).records).toEqual([{ type: 'seen', clientId: A, time: 1 }]);
+    expect(decodeRecords(buf).list).toEqual([{ type: 'seen', clientId: A, time: 1 }]);
   });
 
-  it('frame header holds the payload length and its CRC-32', () => {
-    const f = encodeRecord(records[1]!);
-    const payload = f.subarray(8);
-    expect(f.readUInt32BE(0)).toBe(payload.length);
-    expect(f.readUInt32BE(4)).toBe(crc32(payload));
+  it.each([0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32, 2 ** 32 + 1, 2 ** 53 - 1])('varint %i round-trips', (n) => {
+    const r: LedgerRecord = { type: 'advance', clientId: A, path: n, offset: n, ticket: n };
+    expect(decodeRecords(log(r).buf).list).toEqual([r]);
   });
 
-  it('an empty file is an empty ledger', () => {
-    expect(decodeLog(Buffer.alloc(0))).toEqual({ records: [], goodBytes: 0, problem: 'none' });
+  it.each([2 ** 53, -1, 0.5, NaN, Infinity])('refuses %p where a whole number up to 2^53 belongs (programmer error)', (n) => {
+    expect(() => encodeRecord({ type: 'advance', clientId: A, path: 0, offset: n, ticket: 1 })).toThrow(RangeError);
   });
 
-  it('MAGIC alone is an empty ledger', () => {
-    expect(decodeLog(MAGIC)).toEqual({ records: [], goodBytes: MAGIC.length, problem: 'none' });
+  it('refuses a path longer than a frame may hold', () => {
+    expect(() => encodeRecord({ type: 'path', index: 0, text: 'p'.repeat(0x10000) })).toThrow(RangeError);
+    expect(encodeRecord({ type: 'path', index: 0, text: 'p'.repeat(0xffff) }).length).toBeGreaterThan(0xffff);
   });
 
-  it('refuses record fields that cannot be framed (programmer error)', () => {
-    expect(() => encodeRecord({ ...(records[1] as Extract<LedgerRecord, { type: 'progress' }>), etag: `"${'x'.repeat(300)}"` })).toThrow(RangeError);
-    expect(() => encodeRecord({ ...(records[1] as Extract<LedgerRecord, { type: 'progress' }>), path: 'p'.repeat(0x10000) })).toThrow(RangeError);
+  it('frames are short: SEEN 29 B, a progress update under 30 B, a snapshot slot 24 + 32 B', () => {
+    expect(encodeRecord({ type: 'seen', clientId: A, time: Date.now() }).length).toBe(29);
+    // 1 kind + 16 id + path index (1) + offset 100 MiB (4) + ticket (1) + 4 CRC
+    expect(encodeRecord({ type: 'advance', clientId: A, path: 3, offset: 100 * 2 ** 20, ticket: 9 }).length).toBe(27);
+    expect(encodeRecord({ type: 'begin', clientId: A, path: 3, etag: 3, size: 100_352, offset: 50_000, ticket: 1 }).length).toBe(30);
+    const one = encodeRecord({ type: 'clients', clients: [{ clientId: A, lastSeen: 1 }] }).length;
+    const two = encodeRecord({ type: 'clients', clients: [{ clientId: A, lastSeen: 1 }, { clientId: B, lastSeen: 1 }] }).length;
+    expect(two - one).toBe(24);
+    const f = { client: 0, path: 0, etag: 0, offset: 0, size: 0, ticket: 1 };
+    expect(encodeRecord({ type: 'files', files: [f, f] }).length - encodeRecord({ type: 'files', files: [f] }).length).toBe(32);
+  });
+
+  it('every frame ends with the CRC-32 of its kind and body', () => {
+    for (const r of records) {
+      const f = encodeRecord(r);
+      expect(f.readUInt32BE(f.length - 4)).toBe(zlibCrc32(f.subarray(0, f.length - 4)));
+    }
+  });
+
+  it('the JavaScript CRC-32 agrees with zlib at every length', () => {
+    const data = randomBytes(600);
+    for (let len = 0; len <= data.length; len += 7) expect(crc32(data, 0, len)).toBe(zlibCrc32(data.subarray(0, len)));
+    expect(crc32(data, 100, 150)).toBe(zlibCrc32(data.subarray(100, 150)));
+  });
+
+  it('an empty file is an empty ledger; MAGIC alone too', () => {
+    expect(decodeRecords(Buffer.alloc(0))).toEqual({ list: [], records: 0, goodBytes: 0, problem: 'none' });
+    expect(decodeRecords(MAGIC)).toEqual({ list: [], records: 0, goodBytes: MAGIC.length, problem: 'none' });
   });
 });
 
@@ -80,66 +115,80 @@ describe('record codec: torn and corrupted logs', () => {
   const { buf, starts } = log(...records);
   const lastStart = starts[starts.length - 1]!;
   const before = records.slice(0, -1);
+  const ok = (list: LedgerRecord[], goodBytes: number, problem: string) => ({ list, records: count(list), goodBytes, problem });
 
   // A write torn by SIGKILL or power loss: every cut inside the last frame.
   const cuts = Array.from({ length: buf.length - lastStart - 1 }, (_, i) => lastStart + 1 + i);
   it.each(cuts)('cut at byte %i of the log: the earlier records, torn-frame', (cut) => {
-    expect(decodeLog(buf.subarray(0, cut))).toEqual({ records: before, goodBytes: lastStart, problem: 'torn-frame' });
+    expect(decodeRecords(buf.subarray(0, cut))).toEqual(ok(before, lastStart, 'torn-frame'));
+  });
+
+  // The same for a small frame (a SEEN in the middle of the log, cut inside it).
+  const seenAt = starts[5]!;
+  it.each(Array.from({ length: 28 }, (_, i) => seenAt + 1 + i))('cut inside a SEEN frame at byte %i: torn-frame', (cut) => {
+    expect(decodeRecords(buf.subarray(0, cut))).toEqual(ok(records.slice(0, 5), seenAt, 'torn-frame'));
   });
 
   it('a cut exactly between frames is a clean, shorter log', () => {
-    expect(decodeLog(buf.subarray(0, lastStart))).toEqual({ records: before, goodBytes: lastStart, problem: 'none' });
+    expect(decodeRecords(buf.subarray(0, lastStart))).toEqual(ok(before, lastStart, 'none'));
   });
 
   it.each(Array.from({ length: MAGIC.length - 1 }, (_, i) => i + 1))('a log cut to %i bytes of MAGIC is bad-magic', (cut) => {
-    expect(decodeLog(buf.subarray(0, cut))).toMatchObject({ records: [], goodBytes: 0, problem: 'bad-magic' });
+    expect(decodeRecords(buf.subarray(0, cut))).toMatchObject({ list: [], goodBytes: 0, problem: 'bad-magic' });
   });
 
   it.each([
-    ['a flipped byte in the last payload', buf.length - 1],
-    ['a flipped first payload byte', lastStart + 8],
-    ['a flipped CRC byte', lastStart + 5],
-  ])('%s → bad-crc, earlier records kept', (_name, at) => {
+    ['a flipped byte in the last fixed record', buf.length - 6],
+    ['a flipped kind byte (FILES → CLIENTS) of the last frame', lastStart],
+    ['a flipped CRC byte', buf.length - 2],
+  ])('%s → bad-crc or torn-frame, earlier records kept', (_name, at) => {
     const bad = Buffer.from(buf);
-    bad[at] = bad[at]! ^ 0x01;
-    expect(decodeLog(bad)).toEqual({ records: before, goodBytes: lastStart, problem: 'bad-crc' });
+    bad[at] = bad[at]! ^ (at === lastStart ? 0x01 : 0x10);
+    const got = decodeRecords(bad);
+    expect(got.list).toEqual(before);
+    expect(got.goodBytes).toBe(lastStart);
+    expect(['bad-crc', 'torn-frame']).toContain(got.problem);
   });
 
-  it('a flipped byte in the middle frame cuts everything after it', () => {
+  it('a flipped byte in a middle frame cuts everything after it', () => {
     const bad = Buffer.from(buf);
-    bad[starts[2]! + 12] = bad[starts[2]! + 12]! ^ 0x80;
-    expect(decodeLog(bad)).toEqual({ records: records.slice(0, 2), goodBytes: starts[2], problem: 'bad-crc' });
-  });
-
-  it('a length pointing past the end is a torn frame', () => {
-    const bad = Buffer.from(buf);
-    bad.writeUInt32BE(bad.readUInt32BE(lastStart) + 1, lastStart);
-    expect(decodeLog(bad)).toEqual({ records: before, goodBytes: lastStart, problem: 'torn-frame' });
+    bad[starts[2]! + 5] = bad[starts[2]! + 5]! ^ 0x80; // inside the ID of the first SEEN
+    expect(decodeRecords(bad)).toEqual(ok(records.slice(0, 2), starts[2]!, 'bad-crc'));
   });
 
   it.each([
-    ['zero-length frame', Buffer.alloc(8)],
-    ['absurd length', Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3])],
+    ['zeros (the file grew, its data never came)', Buffer.alloc(16)],
+    ['a lone kind byte', Buffer.from([1])],
   ])('%s after good frames → torn-frame', (_name, tail) => {
-    expect(decodeLog(Buffer.concat([buf, tail]))).toEqual({ records, goodBytes: buf.length, problem: 'torn-frame' });
+    expect(decodeRecords(Buffer.concat([buf, tail]))).toEqual(ok(records, buf.length, 'torn-frame'));
   });
 
   it.each([
-    ['unknown record type', Buffer.from([9, 1, 2, 3])],
-    ['seen record of the wrong length', Buffer.concat([encodeRecord(records[0]!).subarray(8), Buffer.from([0])])],
-    ['progress record with a path length past its end', (() => {
-      const p = Buffer.from(encodeRecord(records[1]!).subarray(8));
-      p.writeUInt16BE(p.readUInt16BE(p.length - 'dir/word.doc'.length - 2) + 1, p.length - 'dir/word.doc'.length - 2);
-      return p;
-    })()],
-  ])('%s with a valid CRC → bad-record', (_name, payload) => {
-    expect(decodeLog(Buffer.concat([buf, frame(payload)]))).toEqual({ records, goodBytes: buf.length, problem: 'bad-record' });
+    ['unknown kind', frame(9, Buffer.from([1, 2, 3]))],
+    ['a varint beyond 2^53', frame(3, Buffer.concat([Buffer.alloc(16), Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), Buffer.from([0, 1])]))],
+    ['a CLIENTS frame claiming too many slots', frame(6, (() => { const b = Buffer.alloc(4); b.writeUInt32BE(RECORDS_PER_FRAME + 1); return b; })())],
+  ])('%s with a valid CRC → bad-record', (_name, f) => {
+    expect(decodeRecords(Buffer.concat([buf, f]))).toEqual(ok(records, buf.length, 'bad-record'));
+  });
+
+  it('a frame the sink refuses (say, an unknown dictionary index) stops decoding with bad-record', () => {
+    const seen: number[] = [];
+    const sink: LedgerSink = {
+      seen: () => void seen.push(1),
+      begin: (_b, _at, path) => path !== 300,
+      advance: () => true,
+      text: () => true,
+      clients: () => true,
+      files: () => true,
+    };
+    expect(decodeLedger(buf, sink)).toEqual({ records: 6, goodBytes: starts[6], problem: 'bad-record' });
+    expect(seen).toHaveLength(2);
   });
 
   it.each([
     ['another file', Buffer.from('{"clients":[]}\n')],
-    ['an older format', Buffer.concat([Buffer.from('MOBLEDG0'), buf.subarray(MAGIC.length)])],
+    ['the first format (MOBLEDG1): read by record-codec-v1.ts, not here', Buffer.concat([MAGIC_V1, buf.subarray(MAGIC.length)])],
   ])('%s → bad-magic, nothing trusted', (_name, bytes) => {
-    expect(decodeLog(bytes)).toEqual({ records: [], goodBytes: 0, problem: 'bad-magic' });
+    expect(decodeRecords(bytes)).toEqual({ list: [], records: 0, goodBytes: 0, problem: 'bad-magic' });
   });
 });

@@ -1,6 +1,9 @@
 // Case 5, the ledger: N paused sessions in the memory store and in the file
 // store, measured in a fresh `node --expose-gc` process per store and run
-// (cases/ledger-child.mjs), so the heap holds nothing but the store.
+// (cases/ledger-child.mjs), so the heap holds nothing but the store. Heap is
+// heapUsed + external (the table's typed arrays live outside the JS heap);
+// disk is every file in the ledger directory, after close and after a
+// snapshot; reopen is timed on both.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +28,7 @@ export async function ledger(ctx) {
     }
     const m = got.memory.at(-1);
     const f = got.file.at(-1);
-    log(`  run ${i + 1}/${runs}: memory ${m.heapBytesPerSession.toFixed(0)} B/session; file ${f.heapBytesPerSession.toFixed(0)} B heap, ${f.logBytesPerSession.toFixed(0)} B disk, reopen ${f.reopenSeconds.toFixed(2)} s`);
+    log(`  run ${i + 1}/${runs}: memory ${m.heapBytesPerSession.toFixed(0)} B/session; file ${f.heapBytesPerSession.toFixed(0)} B heap, ${f.logBytesPerSession.toFixed(0)} B disk (${f.snapshotBytesPerSession.toFixed(0)} B as a snapshot), reopen ${f.reopenSeconds.toFixed(2)} s (${f.reopenSnapshotSeconds.toFixed(2)} s from the snapshot)`);
   }
   const col = (kind, key) => got[kind].map((r) => r[key]);
   // The reload target is for 1M sessions; with fewer, the time it allows is scaled down.
@@ -38,10 +41,11 @@ export async function ledger(ctx) {
     { id: 'ledger.memory.update', name: 'memory store: recordProgress', unit: 'ops/s', samples: col('memory', 'updatePerSecond') },
     { id: 'ledger.file.heap', name: 'file store: heap per session', unit: 'B', samples: col('file', 'heapBytesPerSession'), lowerIsBetter: true, target: { on: 'value', op: '<=', limit: 100, text: '≤ 100 B' } },
     { id: 'ledger.file.disk', name: 'file store: ledger.log per session (after close)', unit: 'B', samples: col('file', 'logBytesPerSession'), lowerIsBetter: true, target: { on: 'value', op: '<=', limit: 64, text: '≤ 64 B' } },
-    { id: 'ledger.file.snapshot', name: 'file store: ledger.log per session (snapshot at reopen)', unit: 'B', samples: col('file', 'snapshotBytesPerSession'), lowerIsBetter: true },
+    { id: 'ledger.file.snapshot', name: 'file store: ledger.log per session (after a snapshot)', unit: 'B', samples: col('file', 'snapshotBytesPerSession'), lowerIsBetter: true, target: { on: 'value', op: '<=', limit: 64, text: '≤ 64 B' } },
     { id: 'ledger.file.create', name: 'file store: createClient (batches of 10,000)', unit: 'ops/s', samples: col('file', 'createPerSecond') },
     { id: 'ledger.file.begin', name: 'file store: beginTransfer', unit: 'ops/s', samples: col('file', 'beginPerSecond') },
     { id: 'ledger.file.update', name: 'file store: recordProgress', unit: 'ops/s', samples: col('file', 'updatePerSecond') },
+    { id: 'ledger.file.reopen.snapshot', name: 'file store: FileStore.open of the snapshot', unit: 's', samples: col('file', 'reopenSnapshotSeconds'), lowerIsBetter: true, target: { on: 'value', op: '<', limit: reloadLimit, text: n >= 1_000_000 ? '< 2 s' : `< ${reloadLimit} s (2 s per 1M)` } },
     { id: 'ledger.file.reopen', name: 'file store: FileStore.open after close', unit: 's', samples: col('file', 'reopenSeconds'), lowerIsBetter: true, detail: `CPU ${median(col('file', 'reopenCpuSeconds')).toFixed(2)} s (user + system)`, extra: { cpuSeconds: col('file', 'reopenCpuSeconds') }, target: { on: 'value', op: '<', limit: reloadLimit, text: n >= 1_000_000 ? '< 2 s' : `< ${reloadLimit} s (2 s per 1M)` } },
   ];
 }

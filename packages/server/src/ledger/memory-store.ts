@@ -1,4 +1,8 @@
-/** The ledger in this process's memory: fast, and gone when it exits. */
+/**
+ * The ledger in this process's memory: fast, and gone when it exits. Client
+ * IDs must be canonical UUIDs (session-table.ts): createClient throws
+ * InvalidClientIdError for any other string.
+ */
 import { DEFAULT_STORE_LIMITS, type Progress, type ProgressStore, type StoreCounts, type StoreLimits, type TransferStart } from './progress-store.js';
 import { SessionTable } from './session-table.js';
 
@@ -19,20 +23,20 @@ export class MemoryStore implements ProgressStore {
   }
 
   async getProgress(clientId: string, path: string): Promise<Progress | undefined> {
-    const p = this.table.get(clientId, path);
-    return p && { ...p };
+    // A fresh object each time: the table holds no Progress objects.
+    return this.table.get(clientId, path);
   }
 
   async beginTransfer(clientId: string, path: string, start: TransferStart): Promise<number> {
-    return this.table.begin(clientId, path, start)?.ticket ?? 0;
+    return this.table.begin(clientId, path, start);
   }
 
   async recordProgress(clientId: string, path: string, ticket: number, offset: number): Promise<boolean> {
-    return this.table.advance(clientId, path, ticket, offset) !== undefined;
+    return this.table.advance(clientId, path, ticket, offset);
   }
 
   async sweep(now: number): Promise<number> {
-    return this.table.sweep(now).length;
+    return this.table.sweep(now);
   }
 
   async counts(): Promise<StoreCounts> {
