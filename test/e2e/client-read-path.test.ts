@@ -112,3 +112,52 @@ test('hashing on this thread and reads through the stream (no ring) give the sam
   expectExact(a.output, a.summary, BIG.body);
   expectExact(b.output, b.summary, BIG.body);
 });
+
+test('the idle timeout does not fire while the reader holds the ring (the socket is paused by us, not silent)', async () => {
+  const { openExchange } = await import('../../packages/client/src/http/exchange.js');
+  const { ReadRing } = await import('../../packages/client/src/http/read-ring.js');
+  const rep: Representation = { body: randomBytes(1024 * 1024), etag: '"p-1"' };
+  const s = await serve((req, sock) => send(sock, correct(rep, req)));
+  const ring = new ReadRing(SMALL_RING);
+  const ex = await openExchange({ url: new URL(s.url('/p.bin')), method: 'GET', headers: [], timeoutMs: 150, ring });
+  const got: Buffer[] = [];
+  let held: (() => void) | undefined;
+  try {
+    for await (const ev of ex.events()) {
+      if (ev.type === 'data') {
+        got.push(Buffer.from(ev.chunk));
+        if (!held && ev.release) {
+          // Keep the first chunk for 4 timeouts' worth: the ring fills and the socket pauses.
+          held = ev.release;
+          setTimeout(() => held!(), 600);
+        } else ev.release?.();
+      }
+      expect(ev.type).not.toBe('error');
+    }
+  } finally {
+    ex.close();
+  }
+  expect(Buffer.concat(got).equals(rep.body)).toBe(true);
+});
+
+test('a restart while the hash worker still reads the old prefix: a fresh hash, the right file', async () => {
+  const { OutputFile } = await import('../../packages/client/src/output-file.js');
+  const p = path.join(tmp.dir, 'prefix.bin');
+  fs.writeFileSync(p, '');
+  fs.truncateSync(p, 256 * 1024 * 1024); // a sparse 256 MiB prefix: the worker needs a while to read it
+  const f = await OutputFile.open(p);
+  try {
+    await f.hashInWorker();
+    await f.truncate();
+    await f.append(Buffer.from('fresh start'));
+    await f.flush();
+    expect(await f.digest()).toBe(createHash('sha256').update('fresh start').digest('hex'));
+    expect(fs.readFileSync(p, 'utf8')).toBe('fresh start');
+  } finally {
+    await f.close();
+  }
+});
+
+test('a read buffer too small to read into is a usage error', async () => {
+  await expect(download({ target: 'http://127.0.0.1:9/x', output: path.join(tmp.dir, 'x'), readBufferBytes: 3 })).rejects.toMatchObject({ code: 'MOBGET_USAGE' });
+});

@@ -20,7 +20,7 @@ import { DropPlan } from './drop-plan.js';
 import { MobgetError } from './errors.js';
 import { NetworkError, openExchange, type Exchange } from './http/exchange.js';
 import { proxyFor } from './http/proxy.js';
-import { DEFAULT_RING_BYTES, ReadRing } from './http/read-ring.js';
+import { DEFAULT_RING_BYTES, MIN_RING_BYTES, ReadRing } from './http/read-ring.js';
 import type { ResponseHead } from './http/response-parser.js';
 import { parseContentRange, sha256FromReprDigest, strongEtag } from './http/validators.js';
 import { OutputFile } from './output-file.js';
@@ -66,7 +66,7 @@ export interface DownloadOptions {
   /**
    * 'auto' (default): transfers of 16 MiB or more hash on a worker thread.
    * 'main': always on this thread (many small downloads in one process).
-   * 'worker': always on a worker thread, once the size is known.
+   * 'worker': always on a worker thread.
    */
   hashThread?: 'auto' | 'main' | 'worker' | undefined;
   /**
@@ -236,6 +236,9 @@ class Download {
     this.retries = o.retries ?? 10;
     this.timeoutMs = o.timeoutMs ?? 30_000;
     const ringBytes = o.readBufferBytes ?? DEFAULT_RING_BYTES;
+    if (!Number.isInteger(ringBytes) || (ringBytes !== 0 && ringBytes < MIN_RING_BYTES)) {
+      throw new MobgetError('MOBGET_USAGE', `readBufferBytes must be 0 or a whole number of at least ${MIN_RING_BYTES}, not ${ringBytes}`);
+    }
     this.ring = ringBytes > 0 ? new ReadRing(ringBytes) : undefined;
   }
 

@@ -89,11 +89,16 @@ export class OutputFile {
       release?.();
       return;
     }
-    if (this.unhashed > 0) await this.hashPrefix();
-    // Hashed (or handed to the hash) before it is queued for the disk, so a
-    // batch's hash mark always covers every chunk in it.
-    const behind = this.hash.update(chunk);
-    if (behind) await behind;
+    try {
+      if (this.unhashed > 0) await this.hashPrefix();
+      // Hashed (or handed to the hash) before it is queued for the disk, so a
+      // batch's hash mark always covers every chunk in it.
+      const behind = this.hash.update(chunk);
+      if (behind) await behind;
+    } catch (e) {
+      release?.();
+      throw e instanceof MobgetError ? e : new MobgetError('MOBGET_OUTPUT', `cannot hash ${this.path}: ${(e as Error).message}`);
+    }
     this.pending.push(chunk);
     if (release) this.releases.push(release);
     this.pendingBytes += chunk.length;
@@ -133,7 +138,14 @@ export class OutputFile {
     this.sizeNow = 0;
     this.diskSize = 0;
     this.unhashed = 0;
-    this.hash.reset();
+    if (this.hash instanceof WorkerHash) {
+      // The worker may still be reading the old prefix back from disk: a new
+      // start gets a new hash; download.ts moves it to a worker again if the
+      // transfer is large.
+      const old = this.hash;
+      this.hash = new InlineHash();
+      await old.close();
+    } else this.hash.reset();
   }
 
   /** Writes what is queued, batch after batch, until nothing is left. */

@@ -145,6 +145,11 @@ export class WorkerHash implements RunningHash {
   private postLen = 0;
   /** Shared buffers the worker already knows, by id. */
   private readonly rings = new Map<SharedArrayBuffer, number>();
+  /**
+   * Ids for rings and for digest replies come from one counter on purpose:
+   * the worker answers a failed message with its id, and a ring's id can
+   * then never be taken for a pending digest's.
+   */
   private nextId = 1;
   private readonly replies = new Map<number, { resolve: (hex: string) => void; reject: (e: Error) => void }>();
   private failure: Error | undefined;
@@ -154,9 +159,10 @@ export class WorkerHash implements RunningHash {
    * of the file at `path` (it reads them itself, off this thread).
    */
   constructor(path: string, prefixLength: number) {
+    // The worker keeps the process alive until close(), which OutputFile
+    // always calls: an unref'd one would let the process exit while this
+    // thread waits on it with Atomics.waitAsync.
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { stage: this.stage, cells: this.cells.buffer } });
-    // Never the reason the process stays alive.
-    this.worker.unref();
     this.worker.on('message', (m: { id: number; hex?: string; error?: string }) => {
       if (m.error !== undefined) this.failure ??= new Error(m.error);
       const waiter = this.replies.get(m.id);

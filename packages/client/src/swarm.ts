@@ -30,7 +30,7 @@ export interface SwarmOptions {
   timeoutMs?: number | undefined;
   /** Folder for the devices' files (default: a new temporary folder). */
   outputDir?: string | undefined;
-  /** Keep the files (default: only when outputDir is given). */
+  /** Keep the files of the temporary folder (a given outputDir is never removed). */
   keep?: boolean | undefined;
   /** Called about every `statsIntervalMs` and once at the end. */
   onStats?: ((s: SwarmStats) => void) | undefined;
@@ -64,6 +64,7 @@ export interface SwarmSummary {
   failed: number;
   /** The first failures (at most 10). */
   failures: SwarmFailure[];
+  /** Drops and resumes of every device, failed ones included (as the live line counts them). */
   drops: number;
   resumes: number;
   networkErrors: number;
@@ -89,7 +90,7 @@ export async function swarm(o: SwarmOptions): Promise<SwarmSummary> {
   const ownDir = o.outputDir === undefined;
   const dir = o.outputDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'mobget-swarm-')));
   await fs.mkdir(dir, { recursive: true });
-  const keep = o.keep ?? !ownDir;
+  const keep = !ownDir || o.keep === true;
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
   const t0 = performance.now();
   const live = { done: 0, failed: 0, drops: 0, resumes: 0, bytes: 0 };
@@ -169,14 +170,14 @@ export async function swarm(o: SwarmOptions): Promise<SwarmSummary> {
       }
       const s = r.value;
       summary.verified++;
-      summary.drops += s.drops;
-      summary.resumes += s.reconnects;
       summary.networkErrors += s.networkErrors;
       summary.restarts += s.restarts;
       summary.received += s.received;
       summary.digestChecked &&= s.digestChecked;
       shas.add(s.sha256);
     }
+    summary.drops = live.drops;
+    summary.resumes = live.resumes;
     summary.distinctSha256 = shas.size;
     summary.sha256 = shas.size === 1 ? [...shas][0] : undefined;
     if (summary.verified === 0) summary.digestChecked = false;

@@ -25,11 +25,15 @@ function summaryText(s: SwarmSummary, c: ReturnType<typeof makePalette>): string
     `${mark} ${s.verified} of ${s.devices} devices verified (${check}), ${s.failed} failed, in ${s.seconds.toFixed(2)} s`,
     `  ${s.drops} simulated drops, ${s.resumes} resumes, ${s.networkErrors} network errors, ${s.restarts} restarts; seed ${s.seed}`,
   ];
-  if (s.sha256) lines.push(`  sha256 ${s.sha256} (every device)`);
-  else if (s.distinctSha256 > 1) lines.push(c.red(`  the devices ended with ${s.distinctSha256} different SHA-256s`));
+  if (s.sha256) lines.push(`  sha256 ${s.sha256} (${s.failed === 0 ? 'every device' : `each of the ${s.verified} verified devices`})`);
+  else if (s.distinctSha256 > 1) lines.push(c.red(`  ${disagreement(s)}`));
   for (const f of s.failures) lines.push(c.red(`  device ${f.device}: ${f.code}: ${f.message}`));
   lines.push(s.kept ? `  files in ${s.outputDir}` : '  files removed (use --output-dir or --keep to keep them)');
   return lines.join('\n');
+}
+
+function disagreement(s: SwarmSummary): string {
+  return `the devices ended with ${s.distinctSha256} different SHA-256s`;
 }
 
 export function exitCodeOf(s: SwarmSummary): number {
@@ -63,7 +67,10 @@ export async function swarmCommand(target: string, flags: SwarmFlags): Promise<n
     view?.stop();
     if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
     else if (!flags.quiet) process.stdout.write(`${summaryText(summary, out)}\n`);
-    else for (const f of summary.failures) process.stderr.write(`${err.red('mobget:')} device ${f.device}: ${f.message}\n`);
+    else {
+      for (const f of summary.failures) process.stderr.write(`${err.red('mobget:')} device ${f.device}: ${f.message}\n`);
+      if (summary.distinctSha256 > 1) process.stderr.write(`${err.red('mobget:')} ${disagreement(summary)}\n`);
+    }
     return exitCodeOf(summary);
   } catch (e) {
     view?.stop();

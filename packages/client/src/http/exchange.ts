@@ -146,9 +146,26 @@ function openRingExchange(o: ExchangeOptions, ring: ReadRing): Promise<Exchange>
       wake = undefined;
       w?.();
     };
-    const resume = (): void => {
-      if (!socket.destroyed) socket.resume();
+    const onTimeout = (): void => {
+      socket.destroy(new NetworkError('ETIMEDOUT', `no response from ${o.url.host} for ${o.timeoutMs} ms`));
     };
+    // While we pause the socket ourselves (the disk or the hash is behind),
+    // the server's silence is ours: the idle timer stops, and starts again
+    // on resume.
+    const pause = (): void => {
+      socket.setTimeout(0);
+      ring.whenRoom(resume);
+    };
+    const resume = (): void => {
+      if (socket.destroyed) return;
+      socket.setTimeout(o.timeoutMs, onTimeout);
+      socket.resume();
+    };
+    // Node asks for the next read's buffer (`ring.region()`) right after
+    // each onRead returns, even when it returned false: the region is then
+    // the one the read after the resume will use, still held while paused.
+    // After the response ends, or the reader has left, nothing new is held,
+    // so the ring's free space only grows.
     const onRead = (n: number): boolean => {
       // After the response (or once the reader has left), bytes are not held.
       if (finished) return true;
@@ -160,17 +177,17 @@ function openRingExchange(o: ExchangeOptions, ring: ReadRing): Promise<Exchange>
       }
       notify();
       if (ring.hasRoom()) return true;
-      ring.whenRoom(resume);
+      pause();
       return false;
     };
     const socket = net.connect({ ...connectOptions(o), onread: { buffer: () => ring.region(), callback: onRead } });
+    let settled = false;
+    socket.setTimeout(o.timeoutMs, onTimeout);
     // The region for the first read may still hold the last connection's bytes.
     if (!ring.hasRoom()) {
       socket.pause();
-      ring.whenRoom(resume);
+      pause();
     }
-    let settled = false;
-    socket.setTimeout(o.timeoutMs, () => socket.destroy(new NetworkError('ETIMEDOUT', `no response from ${o.url.host} for ${o.timeoutMs} ms`)));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       if (!settled) {
         settled = true;

@@ -16,10 +16,15 @@
  * holds (response heads, bytes skipped or cut off) are free at once.
  *
  * Positions are absolute (they only grow); the memory index is abs % size.
+ *
+ * One ring serves one connection at a time: the download destroys a
+ * connection before it opens the next, and the ring has a single waiter.
  */
 
 /** 4 MiB: room for four 1 MiB reads while the disk and the hash catch up. */
 export const DEFAULT_RING_BYTES = 4 * 1024 * 1024;
+/** The smallest ring: reads of 4 KiB. */
+export const MIN_RING_BYTES = 16 * 1024;
 const MAX_READ = 1024 * 1024;
 /** A read region is at least this long: near the end, the ring wraps instead. */
 const MIN_READ = 64 * 1024;
