@@ -281,14 +281,15 @@ describe('FileStore', () => {
       await store.touchClient(A, now + 2);
       store.flush();
       const added = decodeRecords(Buffer.concat([MAGIC, fs.readFileSync(logPath()).subarray(before)])).list;
-      // SEEN frames first, in the order last seen (B, then A); then one BEGIN
-      // holding the last offset; the path and ETag defined once before it.
-      expect(added.map((r) => r.type)).toEqual(['seen', 'seen', 'path', 'etag', 'begin']);
-      expect(added.slice(0, 2)).toEqual([
+      // In operation order: one BEGIN holding the last offset (the path and
+      // ETag defined once before it), then the SEEN frames in the order last
+      // seen (B, then A).
+      expect(added.map((r) => r.type)).toEqual(['path', 'etag', 'begin', 'seen', 'seen']);
+      expect(added.slice(3)).toEqual([
         { type: 'seen', clientId: B, time: now + 1 },
         { type: 'seen', clientId: A, time: now + 2 },
       ]);
-      expect(added[4]).toMatchObject({ type: 'begin', clientId: A, offset: 700, ticket });
+      expect(added[2]).toMatchObject({ type: 'begin', clientId: A, offset: 700, ticket });
     });
   });
 

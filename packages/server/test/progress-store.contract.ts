@@ -391,6 +391,18 @@ export function progressStoreContract(name: string, makeStore: MakeStore, contra
         expect(await again.touchClient(A, t0 + 8)).toBe(true);
       });
 
+      it('creating an existing id replaces it: its files are forgotten, after a restart too', async () => {
+        const u = await open();
+        const { store } = u;
+        await store.createClient(A, t0);
+        await store.beginTransfer(A, 'x', { offset: 0, ...V1 }, t0);
+        await store.createClient(A, t0 + 1);
+        expect(await store.getProgress(A, 'x')).toBeUndefined();
+        const again = await afterRestart(u);
+        expect(await again.counts()).toEqual({ clients: 1, files: 0 });
+        expect(await again.getProgress(A, 'x')).toBeUndefined();
+      });
+
       it('close resolves and can be called twice', async () => {
         const { store } = await open();
         await store.createClient(A, t0);

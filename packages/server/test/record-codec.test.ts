@@ -177,6 +177,7 @@ describe('record codec: torn and corrupted logs', () => {
       seen: () => void seen.push(1),
       begin: (_b, _at, path) => path !== 300,
       advance: () => true,
+      drop: () => true,
       text: () => true,
       clients: () => true,
       files: () => true,
@@ -190,5 +191,23 @@ describe('record codec: torn and corrupted logs', () => {
     ['the first format (MOBLEDG1): read by record-codec-v1.ts, not here', Buffer.concat([MAGIC_V1, buf.subarray(MAGIC.length)])],
   ])('%s → bad-magic, nothing trusted', (_name, bytes) => {
     expect(decodeRecords(bytes)).toEqual({ list: [], records: 0, goodBytes: 0, problem: 'bad-magic' });
+  });
+});
+
+describe('CRC-32 without zlib.crc32 (Node before 20.15, which package.json allows)', () => {
+  it('loads, and checks large frames with the table loop, giving the same sums', () => {
+    const zlib = jest.requireActual<typeof import('node:zlib')>('node:zlib');
+    const big = Buffer.alloc(100_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+    jest.isolateModules(() => {
+      jest.doMock('node:zlib', () => ({ ...zlib, crc32: undefined }));
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const codec = require('../src/ledger/record-codec.js') as typeof import('../src/ledger/record-codec.js');
+      expect(codec.crc32(big, 0, big.length)).toBe(zlib.crc32(big));
+      expect(codec.crc32(big, 10, 5000)).toBe(zlib.crc32(big.subarray(10, 5000)));
+      const snapshot = codec.encodeRecord({ type: 'clients', clients: Array.from({ length: 50 }, (_, i) => ({ clientId: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, lastSeen: i })) }, true);
+      expect(codec.decodeRecords(snapshot)).toMatchObject({ problem: 'none', records: 50 });
+      jest.dontMock('node:zlib');
+    });
   });
 });

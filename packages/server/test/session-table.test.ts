@@ -269,7 +269,7 @@ describe('SessionTable: the compact structure', () => {
     const t = new SessionTable(limits);
     const bytes = Buffer.from(A.replace(/-/g, ''), 'hex');
     const frame = Buffer.concat([Buffer.from([9, 9]), bytes]);
-    t.seenBytes(frame, 2, 5);
+    const slot = t.seenBytes(frame, 2, 5);
     expect(t.touch(A, 6)).toBe(true);
     expect(t.putBytes(frame, 2, 'x', '"v"', 3, 10, 4)).toBe(true);
     expect(t.get(A, 'x')).toEqual({ offset: 3, size: 10, etag: '"v"', ticket: 4 });
@@ -278,14 +278,14 @@ describe('SessionTable: the compact structure', () => {
     expect(t.advanceBytes(frame, 2, 'x', 9, 4)).toBe(true);
     expect(t.get(A, 'x')?.offset).toBe(9);
     const copy = new Uint8Array(16);
-    t.copyId(t.lastClient, copy, 0);
+    t.copyId(slot, copy, 0);
     expect(Buffer.from(copy)).toEqual(bytes);
   });
 
-  it('a snapshot load does not evict; trim() then evicts fresh clients first', () => {
+  it('replay (seenBytes) does not evict; trim() then evicts fresh clients first', () => {
     const t = new SessionTable({ ttlMs: 1000, maxClients: 2 });
     const rec = (i: number) => Buffer.from(id(i).replace(/-/g, ''), 'hex');
-    const slots = [1, 2, 3, 4].map((i) => t.loadClient(rec(i), 0, i));
+    const slots = [1, 2, 3, 4].map((i) => t.seenBytes(rec(i), 0, i));
     expect(t.clientCount).toBe(4);
     t.putSlot(slots[0]!, 'x', '"v"', 0, 10, 1);
     expect(t.trim()).toBe(2);

@@ -162,7 +162,7 @@ server.on((e) => {
 try {
   await server.listen();
 } catch (e) {
-  await store!.close();
+  await store!.close().catch(() => undefined);
   fail(3, `cannot listen on ${opts.host}:${opts.port}: ${(e as Error).message}`);
 }
 const recovery = store! instanceof FileStore ? store.recovery : undefined;
@@ -184,7 +184,12 @@ const stop = async (signal: string): Promise<void> => {
   stopping = true;
   process.stdout.write(`${c.yellow(`mobserve: ${signal}, shutting down`)}\n`);
   await server.close(3000);
-  await store!.close();
+  try {
+    await store!.close();
+  } catch (e) {
+    // The last ledger writes failed (disk full, I/O error): say so, not exit 0.
+    fail(1, `the ledger could not be closed cleanly: ${(e as Error).message}`);
+  }
   process.exit(0);
 };
 process.on('SIGINT', () => void stop('SIGINT'));

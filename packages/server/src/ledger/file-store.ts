@@ -13,9 +13,20 @@
  *   so an id handed to a device is never forgotten by a crash.
  * - Torn writes: every frame carries a CRC-32; at open the log is read up to
  *   the first bad frame and cut there, and the cut is reported in `recovery`.
- * - Batching: the batch remembers which client and file slots changed, and
- *   encodes their state when it is written: one frame per client and per
- *   (client, path) per batch, however many changes it saw.
+ * - Batching: the batch remembers which client and file slots changed, in
+ *   the order of the operations, and encodes their state when it is written:
+ *   one frame per client and per (client, path) per batch, however many
+ *   changes it saw (pendingFrames() says why the order stays the meaning).
+ * - Forgetting is logged: every client the table drops by itself (evicted
+ *   for maxClients, expired by a sweep or a touch, replaced by a create of
+ *   its ID) gets a DROP frame, so replay never evicts or expires on its own
+ *   and rebuilds exactly the clients, and the order, the live store had.
+ * - Failures: a batch that cannot be written (disk full, I/O error) is cut
+ *   off the log again (ftruncate to the last good length) and stays pending;
+ *   if even the cut fails, the next write is a whole snapshot. A failed
+ *   snapshot leaves the old log in use, unchanged. Nothing of this throws
+ *   from the timer: the error is in `lastError`, rejects the createClient
+ *   calls waiting on the batch, and close() rejects with it.
  * - Compaction: when the log is four times larger than a snapshot of the
  *   live data would be, it is rewritten as a snapshot (temp file, fsync,
  *   rename). Opening replays the log and appends to it; it writes a
@@ -28,7 +39,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeLog as decodeV1, MAGIC_V1 } from './record-codec-v1.js';
-import { CLIENT_RECORD, CLIENTS, decodeLedger, ETAG, FILE_RECORD, FILES, FrameWriter, ID_BYTES, MAGIC, MAGIC_FAMILY, MAX_FRAME, PATH, RECORDS_PER_FRAME, type DecodeProblem, type LedgerSink } from './record-codec.js';
+import { CLIENT_RECORD, CLIENTS, decodeLedger, ETAG, FILE_RECORD, FILES, FrameWriter, ID_BYTES, MAGIC, MAGIC_FAMILY, MAX_FRAME, MAX_TEXT, PATH, RECORDS_PER_FRAME, type DecodeProblem, type LedgerSink } from './record-codec.js';
 import { DEFAULT_STORE_LIMITS, type Progress, type ProgressStore, type StoreCounts, type StoreLimits, type TransferStart } from './progress-store.js';
 import { FRESH, NO_SLOT, SessionTable, USED } from './session-table.js';
 export interface FileStoreOptions extends Partial<StoreLimits> {
@@ -65,6 +76,15 @@ const LOG = 'ledger.log';
 const MOVED = 1;
 const BEGUN = 2;
 
+/**
+ * Keys of the pending batch (one Map, in operation order): slot × 4 + kind.
+ * A client to write as SEEN, a file slot as BEGIN or ADVANCE, a DROP by its
+ * index in `drops`.
+ */
+const K_CLIENT = 0;
+const K_FILE = 1;
+const K_DROP = 2;
+
 export class FileStore implements ProgressStore {
   readonly description: string;
   private readonly table: SessionTable;
@@ -72,10 +92,13 @@ export class FileStore implements ProgressStore {
   private readonly lockPath: string;
   private fd = -1;
   private logBytes = 0;
-  /** Client slots seen in this batch, in the order last seen (replay rebuilds the LRU order from it). */
-  private readonly pendingClients = new Map<number, true>();
-  /** File slots changed in this batch: MOVED and/or BEGUN. */
-  private readonly pendingFiles = new Map<number, number>();
+  /** The batch: key (see K_CLIENT) → MOVED/BEGUN flags of a file slot, in operation order. */
+  private readonly pending = new Map<number, number>();
+  /** IDs of the batch's DROP frames, 16 bytes each. */
+  private drops = new Uint8Array(16 * ID_BYTES);
+  private dropCount = 0;
+  /** The log may end in a torn batch that could not be cut: the next write must be a snapshot. */
+  private needSnapshot = false;
   /** The log's dictionaries since the last snapshot: text → index. Indices are never reused within a log. */
   private logPaths = new Map<string, number>();
   private logEtags = new Map<string, number>();
@@ -136,11 +159,14 @@ export class FileStore implements ProgressStore {
       } else if (startsWith(head, MAGIC_FAMILY) && !startsWith(head, MAGIC)) {
         throw new Error(`ledger ${logPath} is in format "${head.toString('latin1')}", which this mobserve cannot read (it reads ${MAGIC.toString('latin1')} and MOBLEDG1); refusing to overwrite it`);
       } else {
-        // A session takes 56 B in a snapshot and at least 59 B in the log (a
+        // A session takes 56 B in a snapshot and at least 57 B in the log (a
         // SEEN and a BEGIN frame): room for that many at once, so that the
-        // table does not grow step by step during replay.
-        const sessions = Math.floor(fileBytes / 59);
-        table.reserve(sessions, sessions);
+        // table does not grow step by step during replay; no more file slots
+        // than client slots (reserve caps those at maxClients). A log of many
+        // ADVANCE frames holds fewer sessions than that: fit() gives the
+        // rest back after replay.
+        const sessions = Math.floor(fileBytes / 56);
+        table.reserve(sessions, Math.min(sessions, table.capacity.clients));
         if (fileBytes === 0) replayed = { records: 0, goodBytes: 0, problem: 'none', paths: [], etags: [] };
         else if (!startsWith(head, MAGIC)) replayed = { records: 0, goodBytes: 0, problem: 'bad-magic', paths: [], etags: [] };
         else replayed = replay(fd!, fileBytes, table, chunkBytes);
@@ -150,9 +176,12 @@ export class FileStore implements ProgressStore {
     } finally {
       if (fd !== undefined) fs.closeSync(fd);
     }
-    // Expired clients go first, so that trimming to maxClients never evicts a live one in their place.
+    // Replay never evicts (every eviction of the live store is a DROP frame).
+    // Expired clients go first, so that trimming to maxClients (lower than
+    // the log was written with) never evicts a live one in their place.
     const swept = table.sweep(now);
     table.trim();
+    table.fit();
     const dropped = swept + table.evictions;
     const recovery: Recovery = { records: replayed.records, discardedBytes: fileBytes - replayed.goodBytes, problem: replayed.problem };
 
@@ -161,7 +190,12 @@ export class FileStore implements ProgressStore {
     // Dropped clients must leave the log too: replay would otherwise count
     // them against maxClients until its final sweep, and evict differently.
     if (rewrite || dropped > 0 || store.dueForCompaction()) {
-      store.writeSnapshot();
+      try {
+        store.writeSnapshot();
+      } catch (e) {
+        if (store.fd >= 0) fs.closeSync(store.fd);
+        throw e;
+      }
     } else {
       store.logPaths = invert(replayed.paths);
       store.logEtags = invert(replayed.etags);
@@ -174,18 +208,20 @@ export class FileStore implements ProgressStore {
         fs.fsyncSync(store.fd);
       }
     }
+    // From now on every client the table forgets by itself is logged.
+    table.onRemove = (c) => store.queueDrop(c);
     return store;
   }
 
   async createClient(clientId: string, now: number): Promise<void> {
-    this.table.create(clientId, now);
-    this.queueClient(this.table.lastClient);
+    this.queueClient(this.table.create(clientId, now));
     await this.flushed();
   }
 
   async touchClient(clientId: string, now: number): Promise<boolean> {
-    if (!this.table.touch(clientId, now)) return false;
-    this.queueClient(this.table.lastClient);
+    const c = this.table.touchSlot(clientId, now);
+    if (c === NO_SLOT) return false;
+    this.queueClient(c);
     return true;
   }
 
@@ -194,19 +230,26 @@ export class FileStore implements ProgressStore {
   }
 
   async beginTransfer(clientId: string, p: string, start: TransferStart, _now?: number): Promise<number> {
-    const ticket = this.table.begin(clientId, p, start);
-    if (ticket !== 0) this.queueFile(this.table.lastFile, BEGUN);
-    return ticket;
+    // What the log could not hold is refused here, before the table changes:
+    // a batch that fails to encode would fail again at every retry.
+    checkText(p, 'path');
+    checkText(start.etag, 'ETag');
+    const f = this.table.beginSlot(clientId, p, start);
+    if (f === NO_SLOT) return 0;
+    this.queueFile(f, BEGUN);
+    return this.table.fileTicket(f);
   }
 
   async recordProgress(clientId: string, p: string, ticket: number, offset: number, _now?: number): Promise<boolean> {
-    if (!this.table.advance(clientId, p, ticket, offset)) return false;
-    this.queueFile(this.table.lastFile, MOVED);
+    // advanceSlot throws RangeError for an offset that is not a byte count.
+    const f = this.table.advanceSlot(clientId, p, ticket, offset);
+    if (f === NO_SLOT) return false;
+    this.queueFile(f, MOVED);
     return true;
   }
 
   async sweep(now: number): Promise<number> {
-    // Expiry needs no record: replay applies the same TTL to the same times.
+    // Each expired client is logged as a DROP (onRemove).
     return this.table.sweep(now);
   }
 
@@ -214,70 +257,167 @@ export class FileStore implements ProgressStore {
     return { clients: this.table.clientCount, files: this.table.progressCount };
   }
 
-  /** Writes every pending change now. */
+  /**
+   * Writes every pending change now. Never throws: a failure is kept in
+   * `lastError`, rejects the waiting createClient calls, and is retried in
+   * a second with the changes still pending.
+   */
   flush(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pendingClients.size === 0 && this.pendingFiles.size === 0) return this.settle();
+    if (this.closed) return;
+    if (this.needSnapshot || this.fd < 0) {
+      // The log may end in bytes that could not be cut: start a new one.
+      try {
+        this.writeSnapshot();
+      } catch (e) {
+        return this.failed(e);
+      }
+      this.lastError = undefined;
+      return this.settle();
+    }
+    if (this.pending.size === 0) return this.settle();
     const mark = { path: this.nextPath, etag: this.nextEtag };
-    const batch = this.pendingFrames();
     try {
-      writeAll(this.fd, batch);
-      if (this.opts.fsync) fs.fsyncSync(this.fd);
+      const batch = this.pendingFrames();
+      try {
+        writeAll(this.fd, batch);
+        if (this.opts.fsync) fs.fsyncSync(this.fd);
+      } catch (e) {
+        // Disk full, I/O error: part of the batch may be in the file. Cut it
+        // off, or later batches would be appended behind a torn frame, and
+        // cut at the next open with everything after it.
+        this.cutTo(this.logBytes);
+        throw e;
+      }
+      this.logBytes += batch.length;
     } catch (e) {
-      // Disk full, I/O error: keep the changes pending, forget the dictionary
-      // entries that never reached the disk, and tell the waiters.
+      // Nothing of the batch is in the log (or needSnapshot is set): keep the
+      // changes pending, forget the dictionary entries that never reached the
+      // disk, start the writer over (an encoding error leaves half a frame).
       this.forgetTexts(mark.path, mark.etag);
-      this.lastError = e as Error;
-      const waiters = this.waiters;
-      this.waiters = [];
-      for (const w of waiters) w.reject(e);
-      this.schedule(1000);
-      return;
+      this.writer.truncate(0);
+      return this.failed(e);
     }
     this.lastError = undefined;
-    this.pendingClients.clear();
-    this.pendingFiles.clear();
-    this.logBytes += batch.length;
-    if (this.dueForCompaction()) this.writeSnapshot();
+    this.pending.clear();
+    this.dropCount = 0;
+    if (this.dueForCompaction()) {
+      try {
+        this.writeSnapshot();
+      } catch (e) {
+        // The batch is in the log; the old log stays in use as it was.
+        this.lastError = e as Error;
+      }
+    }
     this.settle();
   }
 
-  /** Rewrites the log as a snapshot now (also done by itself when the log grows; see the file's comment). */
+  /** Rewrites the log as a snapshot now (also done by itself when the log grows; see the file's comment). Throws if it cannot. */
   compact(): void {
     if (this.closed) return;
     this.flush();
     this.writeSnapshot();
   }
 
+  /**
+   * Writes what is pending, closes the log and releases the lock; rejects
+   * with the write error if the last changes could not be written (they are
+   * lost: the lock is released all the same).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.flush();
+    if (this.timer) {
+      // The retry after a write error: nothing may write to the fd after close.
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.closed = true;
+    const error = this.lastError;
     try {
-      fs.fsyncSync(this.fd);
+      if (this.fd >= 0 && error === undefined) fs.fsyncSync(this.fd);
     } finally {
-      fs.closeSync(this.fd);
+      if (this.fd >= 0) fs.closeSync(this.fd);
+      this.fd = -1;
       releaseLock(this.lockPath);
+      // Anyone still waiting for a batch learns that it will never be written.
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w.reject(error ?? new Error('ledger closed'));
+    }
+    if (error !== undefined) throw error;
+  }
+
+  /**
+   * Queues a client's SEEN at the end of the batch (deleting first, so a
+   * client seen again moves behind those queued since: the order of SEEN
+   * frames is the least-recently-seen order replay rebuilds). When its SEEN
+   * was already queued, its queued BEGINs move along right behind it: a
+   * BEGIN must never precede the SEEN that creates its client, and a
+   * client's BEGIN and SEEN side by side leave it where the live list has
+   * it (at the end of the used list).
+   */
+  private queueClient(c: number): void {
+    if (this.closed) return;
+    const key = c * 4 + K_CLIENT;
+    const requeued = this.pending.delete(key);
+    this.pending.set(key, 0);
+    if (requeued) {
+      for (let f = this.table.firstFileOf(c); f !== NO_SLOT; f = this.table.nextFileOf(f)) {
+        const fk = f * 4 + K_FILE;
+        const flags = this.pending.get(fk);
+        if (flags !== undefined && flags & BEGUN) {
+          this.pending.delete(fk);
+          this.pending.set(fk, flags);
+        }
+      }
+    }
+    this.schedule(this.opts.flushDelayMs);
+  }
+
+  /** Queues a file entry's BEGIN or ADVANCE; a slot already queued keeps its place (its first BEGIN is where the client became used). */
+  private queueFile(f: number, flag: number): void {
+    if (this.closed) return;
+    const key = f * 4 + K_FILE;
+    this.pending.set(key, (this.pending.get(key) ?? 0) | flag);
+    this.schedule(this.opts.flushDelayMs);
+  }
+
+  /** The table is about to forget client slot `c`: its queued frames go, a DROP of its ID comes at the end of the batch. */
+  private queueDrop(c: number): void {
+    if (this.closed) return;
+    for (let f = this.table.firstFileOf(c); f !== NO_SLOT; f = this.table.nextFileOf(f)) this.pending.delete(f * 4 + K_FILE);
+    this.pending.delete(c * 4 + K_CLIENT);
+    if ((this.dropCount + 1) * ID_BYTES > this.drops.length) {
+      const bigger = new Uint8Array(this.drops.length * 2);
+      bigger.set(this.drops);
+      this.drops = bigger;
+    }
+    this.table.copyId(c, this.drops, this.dropCount * ID_BYTES);
+    this.pending.set(this.dropCount * 4 + K_DROP, 0);
+    this.dropCount++;
+    this.schedule(this.opts.flushDelayMs);
+  }
+
+  /** Cuts the log back to `length` bytes (a batch that was not wholly written); if that fails, the next write is a snapshot. */
+  private cutTo(length: number): void {
+    try {
+      fs.ftruncateSync(this.fd, length);
+    } catch {
+      this.needSnapshot = true;
     }
   }
 
-  private queueClient(c: number): void {
-    if (this.closed) return;
-    // Delete first so a re-queued client moves behind those queued after it:
-    // the order of SEEN frames is the least-recently-seen order replay
-    // rebuilds (and evicts by).
-    this.pendingClients.delete(c);
-    this.pendingClients.set(c, true);
-    this.schedule(this.opts.flushDelayMs);
-  }
-
-  private queueFile(f: number, flag: number): void {
-    if (this.closed) return;
-    this.pendingFiles.set(f, (this.pendingFiles.get(f) ?? 0) | flag);
-    this.schedule(this.opts.flushDelayMs);
+  /** A batch or snapshot could not be written: remember why, tell the waiters, retry in a second. */
+  private failed(e: unknown): void {
+    this.lastError = e instanceof Error ? e : new Error(String(e));
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(e);
+    this.schedule(1000);
   }
 
   /** A snapshot of the live data would take about this many bytes. */
@@ -290,31 +430,41 @@ export class FileStore implements ProgressStore {
   }
 
   /**
-   * The pending changes as frames, encoded from the table's state now: every
-   * SEEN frame first, in queue order, then BEGIN or ADVANCE frames. A
-   * client's progress must never come before the frame that makes it known,
-   * or replay would drop it. Slots freed since they were queued (an expired
-   * or evicted client) are skipped; a slot reused by another client writes
-   * that client's state.
+   * The pending changes as frames, in operation order, each encoded from the
+   * table's state now. Replay applies them in order with the same effect on
+   * membership and on the two LRU lists as the operations had live:
+   * - a client's place in its list is set by the last of its SEEN (create,
+   *   touch) and its first BEGIN (fresh → used); the batch holds each
+   *   client's SEEN where it was last seen, and each file's BEGIN where it
+   *   was first begun (queueClient keeps a BEGIN behind its client's SEEN);
+   * - ADVANCE moves nothing in the lists, only an offset;
+   * - DROP stands where the client was forgotten; the forgotten client's
+   *   queued frames were removed from the batch then (queueDrop), so every
+   *   slot left in it belongs to the client that used it when queued.
    */
   private pendingFrames(): Buffer {
     const t = this.table;
     const w = this.writer;
     const id = this.id;
-    for (const c of this.pendingClients.keys()) {
-      if (!t.isLiveClient(c)) continue;
-      t.copyId(c, id, 0);
-      w.seen(id, 0, t.clientLastSeen(c));
-    }
-    for (const [f, flags] of this.pendingFiles) {
-      if (!t.isLiveFile(f)) continue;
-      t.copyId(t.fileClient(f), id, 0);
-      const p = this.logText(PATH, t.paths.text(t.filePathIndex(f)));
-      if (flags & BEGUN) {
-        const e = this.logText(ETAG, t.etags.text(t.fileEtagIndex(f)));
-        w.begin(id, 0, p, e, t.fileSize(f), t.fileOffset(f), t.fileTicket(f));
+    for (const [key, flags] of this.pending) {
+      const slot = key >>> 2;
+      const kind = key & 3;
+      if (kind === K_DROP) {
+        w.drop(this.drops, slot * ID_BYTES);
+      } else if (kind === K_CLIENT) {
+        if (!t.isLiveClient(slot)) continue;
+        t.copyId(slot, id, 0);
+        w.seen(id, 0, t.clientLastSeen(slot));
       } else {
-        w.advance(id, 0, p, t.fileOffset(f), t.fileTicket(f));
+        if (!t.isLiveFile(slot)) continue;
+        t.copyId(t.fileClient(slot), id, 0);
+        const p = this.logText(PATH, t.paths.text(t.filePathIndex(slot)));
+        if (flags & BEGUN) {
+          const e = this.logText(ETAG, t.etags.text(t.fileEtagIndex(slot)));
+          w.begin(id, 0, p, e, t.fileSize(slot), t.fileOffset(slot), t.fileTicket(slot));
+        } else {
+          w.advance(id, 0, p, t.fileOffset(slot), t.fileTicket(slot));
+        }
       }
     }
     return w.take();
@@ -342,13 +492,13 @@ export class FileStore implements ProgressStore {
   }
 
   private schedule(ms: number): void {
-    if (this.timer) return;
+    if (this.timer || this.closed) return;
     // Not unref'd: a caller awaiting createClient() must see its batch
     // written even when nothing else keeps the process alive; the timer
     // lives 5 ms at most (1 s after a write error).
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flush();
+      this.flush(); // never throws
     }, ms);
   }
 
@@ -367,28 +517,75 @@ export class FileStore implements ProgressStore {
    * Rewrites the log as a snapshot: the dictionaries, then every client in
    * fixed 24-byte slots (fresh list, then used list, each least recently
    * seen first), then every file entry in fixed 32-byte slots naming its
-   * client by position. Temp file, fsync, rename.
+   * client by position. Temp file, fsync, rename. On failure (thrown) the
+   * old log, its dictionaries and the pending changes stay as they were.
    */
   private writeSnapshot(): void {
+    const w = this.writer;
+    let data: Buffer;
+    // The table's dictionary indices become the log's, once the snapshot is in place.
+    const logPaths = new Map<string, number>();
+    const logEtags = new Map<string, number>();
+    let nextPath = 0;
+    let nextEtag = 0;
+    try {
+      w.magic();
+      for (const [i, text] of this.table.paths.entries()) {
+        w.text(PATH, i, text);
+        logPaths.set(text, i);
+        nextPath = Math.max(nextPath, i + 1);
+      }
+      for (const [i, text] of this.table.etags.entries()) {
+        w.text(ETAG, i, text);
+        logEtags.set(text, i);
+        nextEtag = Math.max(nextEtag, i + 1);
+      }
+      this.snapshotRecords();
+      data = w.take();
+    } catch (e) {
+      w.truncate(0);
+      throw e;
+    }
+    const tmp = `${this.logPath}.tmp`;
+    try {
+      const tfd = fs.openSync(tmp, 'w');
+      try {
+        writeAll(tfd, data);
+        fs.fsyncSync(tfd);
+      } finally {
+        fs.closeSync(tfd);
+      }
+      fs.renameSync(tmp, this.logPath);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+    // The snapshot is the log now: it holds every pending change.
+    this.logPaths = logPaths;
+    this.logEtags = logEtags;
+    this.nextPath = nextPath;
+    this.nextEtag = nextEtag;
+    this.pending.clear();
+    this.dropCount = 0;
+    this.logBytes = data.length;
+    const old = this.fd;
+    this.fd = -1;
+    if (old >= 0) fs.closeSync(old);
+    // Until the new log is open, flush() comes back here (fd < 0).
+    this.fd = fs.openSync(this.logPath, 'a');
+    this.needSnapshot = false;
+    try {
+      fsyncDir(path.dirname(this.logPath));
+    } catch {
+      /* the rename is done; a directory that cannot be synced is no reason to stop */
+    }
+  }
+
+  /** The CLIENTS and FILES frames of a snapshot, into the writer. */
+  private snapshotRecords(): void {
     const t = this.table;
     const w = this.writer;
     const id = this.id;
-    w.magic();
-    // The table's dictionary indices become the log's.
-    this.logPaths = new Map();
-    this.logEtags = new Map();
-    this.nextPath = 0;
-    this.nextEtag = 0;
-    for (const [i, text] of t.paths.entries()) {
-      w.text(PATH, i, text);
-      this.logPaths.set(text, i);
-      this.nextPath = Math.max(this.nextPath, i + 1);
-    }
-    for (const [i, text] of t.etags.entries()) {
-      w.text(ETAG, i, text);
-      this.logEtags.set(text, i);
-      this.nextEtag = Math.max(this.nextEtag, i + 1);
-    }
     let left = t.clientCount;
     let room = 0;
     let freshCount = 0;
@@ -423,23 +620,6 @@ export class FileStore implements ProgressStore {
       }
     }
     if (t.progressCount > 0) w.closeRecords();
-    // The table already holds every pending change: the snapshot supersedes them.
-    this.pendingClients.clear();
-    this.pendingFiles.clear();
-    const data = w.take();
-    const tmp = `${this.logPath}.tmp`;
-    const tfd = fs.openSync(tmp, 'w');
-    try {
-      writeAll(tfd, data);
-      fs.fsyncSync(tfd);
-    } finally {
-      fs.closeSync(tfd);
-    }
-    fs.renameSync(tmp, this.logPath);
-    fsyncDir(path.dirname(this.logPath));
-    if (this.fd >= 0) fs.closeSync(this.fd);
-    this.fd = fs.openSync(this.logPath, 'a');
-    this.logBytes = data.length;
   }
 }
 
@@ -476,6 +656,10 @@ function replay(fd: number, fileBytes: number, table: SessionTable, chunkBytes: 
       loaded = 0;
       table.seenBytes(b, at, time);
     },
+    drop(b, at) {
+      loaded = 0;
+      table.dropBytes(b, at);
+    },
     begin(b, at, p, e, size, offset, ticket) {
       loaded = 0;
       const pathText = paths[p];
@@ -503,7 +687,7 @@ function replay(fd: number, fileBytes: number, table: SessionTable, chunkBytes: 
         bigger.set(ordinals.subarray(0, loaded));
         ordinals = bigger;
       }
-      for (let i = 0; i < count; i++, at += CLIENT_RECORD) ordinals[loaded++] = table.loadClient(b, at, view.getFloat64(at + ID_BYTES));
+      for (let i = 0; i < count; i++, at += CLIENT_RECORD) ordinals[loaded++] = table.seenBytes(b, at, view.getFloat64(at + ID_BYTES));
     },
     files(_b, at, count) {
       for (let i = 0; i < count; i++, at += FILE_RECORD) {
@@ -584,6 +768,12 @@ function invert(texts: string[]): Map<string, number> {
   const map = new Map<string, number>();
   texts.forEach((text, i) => map.set(text, i));
   return map;
+}
+
+/** Paths and ETags go into the log's dictionaries, whose entries hold at most MAX_TEXT bytes. */
+function checkText(text: string, what: string): void {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most strings need no count.
+  if (text.length * 3 > MAX_TEXT && Buffer.byteLength(text, 'utf8') > MAX_TEXT) throw new RangeError(`${what} longer than ${MAX_TEXT} bytes cannot be recorded in the ledger`);
 }
 
 function writeAll(fd: number, buf: Buffer): void {

@@ -11,7 +11,9 @@
  * a write torn by SIGKILL or power loss leaves a tail that is cut, never
  * trusted.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 as crc32Range } from './record-codec.js';
+
+const crc32 = (b: Buffer): number => crc32Range(b, 0, b.length);
 
 export const MAGIC_V1 = Buffer.from('MOBLEDG1', 'latin1');
 const MAGIC = MAGIC_V1;

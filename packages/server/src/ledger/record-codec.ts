@@ -15,13 +15,17 @@
  *   6 CLIENTS  count u32, count × (id, lastSeen f64)                 24 B each
  *   7 FILES    count u32, count × (client u32, path u32, etag u32,
  *                                  offset f64, size f64, ticket u32)  32 B each
+ *   8 DROP     id                           the client was evicted, expired or
+ *                                           replaced: forget it (21 B)
  * (multi-byte fixed fields big-endian)
  *
  * A snapshot is PATH and ETAG frames, then CLIENTS frames (the fresh list,
  * then the used list, each least recently seen first), then FILES frames
  * whose `client` is the position of the client in the CLIENTS records: fixed
- * slots read in a tight loop. The log that follows is SEEN, BEGIN and ADVANCE
- * frames, with PATH and ETAG frames defining each new string once.
+ * slots read in a tight loop. The log that follows is SEEN, BEGIN, ADVANCE
+ * and DROP frames, with PATH and ETAG frames defining each new string once.
+ * Replay applies them in order and never evicts by itself: the writer logs
+ * every client it forgets as a DROP (file-store.ts).
  *
  * A frame is trusted only if it is complete and its CRC matches. Decoding
  * stops at the first frame that is not and reports how many bytes were good:
@@ -31,7 +35,7 @@
  * (a checked frame that makes no sense: unknown kind, unknown dictionary
  * index), 'bad-magic' (not this format).
  */
-import { crc32 as zlibCrc32 } from 'node:zlib';
+import * as zlib from 'node:zlib';
 
 export const MAGIC = Buffer.from('MOBLEDG2', 'latin1');
 /** What every version of the format starts with; the digit after it is the version. */
@@ -44,6 +48,7 @@ export const PATH = 4;
 export const ETAG = 5;
 export const CLIENTS = 6;
 export const FILES = 7;
+export const DROP = 8;
 
 export const ID_BYTES = 16;
 export const CLIENT_RECORD = 24;
@@ -71,7 +76,19 @@ for (let n = 0; n < 256; n++) {
  * with this loop, measured here). Large frames (snapshots) go to zlib.
  */
 export function crc32(b: Uint8Array, start: number, end: number): number {
-  if (end - start > 256) return zlibCrc32(b.subarray(start, end));
+  if (end - start > 256 && zlibCrc32 !== undefined) return zlibCrc32(b.subarray(start, end));
+  return crc32Loop(b, start, end);
+}
+
+/**
+ * zlib.crc32 appeared in Node 20.15; package.json allows 20.12, where the
+ * table loop does every frame. Read from the namespace (not a named import,
+ * which would fail to link on a Node without it).
+ */
+const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
+/** CRC-32 of `b[start..end)` in JavaScript, byte by byte through the table. */
+export function crc32Loop(b: Uint8Array, start: number, end: number): number {
   let c = -1;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
@@ -83,6 +100,7 @@ export type LedgerRecord =
   | { type: 'seen'; clientId: string; time: number }
   | { type: 'begin'; clientId: string; path: number; etag: number; size: number; offset: number; ticket: number }
   | { type: 'advance'; clientId: string; path: number; offset: number; ticket: number }
+  | { type: 'drop'; clientId: string }
   | { type: 'path' | 'etag'; index: number; text: string }
   | { type: 'clients'; clients: Array<{ clientId: string; lastSeen: number }> }
   | { type: 'files'; files: Array<{ client: number; path: number; etag: number; offset: number; size: number; ticket: number }> };
@@ -142,6 +160,20 @@ export class FrameWriter {
     this.varint(offset);
     this.varint(ticket);
     this.close();
+  }
+
+  drop(id: Uint8Array, idAt: number): void {
+    this.open(DROP, 1 + ID_BYTES);
+    this.id(id, idAt);
+    this.close();
+  }
+
+  /**
+   * Drops everything from byte `length` on (a frame whose encoding threw, or
+   * a batch given up): the next frame starts clean there.
+   */
+  truncate(length: number): void {
+    if (length < this.at) this.at = length;
   }
 
   /** Defines dictionary `index` of PATH or ETAG. */
@@ -237,6 +269,9 @@ export function encodeRecord(r: LedgerRecord, withMagic = false): Buffer {
     case 'advance':
       w.advance(idOf(r.clientId), 0, r.path, r.offset, r.ticket);
       break;
+    case 'drop':
+      w.drop(idOf(r.clientId), 0);
+      break;
     case 'path':
     case 'etag':
       w.text(r.type === 'path' ? PATH : ETAG, r.index, r.text);
@@ -266,6 +301,7 @@ export interface LedgerSink {
   seen(b: Uint8Array, idAt: number, time: number): boolean | void;
   begin(b: Uint8Array, idAt: number, path: number, etag: number, size: number, offset: number, ticket: number): boolean | void;
   advance(b: Uint8Array, idAt: number, path: number, offset: number, ticket: number): boolean | void;
+  drop(b: Uint8Array, idAt: number): boolean | void;
   text(kind: typeof PATH | typeof ETAG, index: number, text: string): boolean | void;
   clients(b: Uint8Array, at: number, count: number): boolean | void;
   files(b: Uint8Array, at: number, count: number): boolean | void;
@@ -329,6 +365,11 @@ export function decodeLedger(buf: Uint8Array, sink: LedgerSink, start?: number):
       if (p + 4 > end) return stop('torn-frame');
       if (!crcOk(buf, view, at, p)) return stop('bad-crc');
       applied = sink.seen(buf, at + 1, view.getFloat64(at + 1 + ID_BYTES));
+    } else if (kind === DROP) {
+      p += ID_BYTES;
+      if (p + 4 > end) return stop('torn-frame');
+      if (!crcOk(buf, view, at, p)) return stop('bad-crc');
+      applied = sink.drop(buf, at + 1);
     } else if (kind === BEGIN || kind === ADVANCE) {
       p += ID_BYTES;
       const a = varint();
@@ -384,6 +425,7 @@ export function decodeRecords(buf: Uint8Array): DecodeResult & { list: LedgerRec
     seen: (b, at, time) => void list.push({ type: 'seen', clientId: idAt(b, at), time }),
     begin: (b, at, path, etag, size, offset, ticket) => void list.push({ type: 'begin', clientId: idAt(b, at), path, etag, size, offset, ticket }),
     advance: (b, at, path, offset, ticket) => void list.push({ type: 'advance', clientId: idAt(b, at), path, offset, ticket }),
+    drop: (b, at) => void list.push({ type: 'drop', clientId: idAt(b, at) }),
     text: (kind, index, text) => void list.push({ type: kind === PATH ? 'path' : 'etag', index, text }),
     clients: (b, at, count) => {
       const clients = [];

@@ -14,8 +14,8 @@
  *   created, and simply unknown when looked up. Hex case does not matter.
  * - Client slots (37 B): id, lastSeen, prev/next links of its LRU list,
  *   first file slot, state (free, fresh, used).
- * - File slots (36 B): client, path index, ETag index, offset, size, ticket,
- *   next file of the same client.
+ * - File slots (36 B): client, path index, ETag index, offset, size, ticket
+ *   (u32, saturating: see begin), next file of the same client.
  * - An open-addressing hash index (linear probing, load ≤ 1/2, deletion by
  *   backward shift, so no tombstones) maps an ID to its client slot.
  * - Paths and ETags are interned in two small refcounted dictionaries: one
@@ -53,6 +53,8 @@ export const FRESH = 1;
 export const USED = 2;
 
 const MIN_CAPACITY = 64;
+/** Tickets saturate here (u32). */
+export const MAX_TICKET = 0xffff_ffff;
 
 // ---- IDs: 36-character UUID text <-> four u32 words (big-endian bytes) ----
 
@@ -205,9 +207,13 @@ export class SessionTable {
   private readonly key = new Uint32Array(4);
   /** Clients evicted to respect maxClients, since the table was made. */
   evictions = 0;
-  /** Slots touched by the last successful call, for a store that logs them. */
-  lastClient = NONE;
-  lastFile = NONE;
+  /**
+   * Called with a client's slot just before the table forgets it by itself:
+   * evicted by create, expired by touch or sweep, replaced by create of the
+   * same ID, trimmed. The file store logs a DROP frame from it. Not called by
+   * drop() (replay applies DROP frames).
+   */
+  onRemove: ((c: number) => void) | undefined;
 
   constructor(readonly limits: StoreLimits) {
     this.growClients();
@@ -224,22 +230,35 @@ export class SessionTable {
 
   // ---- The operations of ProgressStore ----
 
-  /** Adds a client (replacing one with the same ID); returns how many were evicted to respect maxClients. */
+  /**
+   * Adds a client and returns its slot. An existing client with the same ID
+   * is replaced: forgotten with its files, as if expired (replay agrees: the
+   * file store logs a DROP before the new client's SEEN). Clients beyond
+   * maxClients are evicted first (makeRoom).
+   */
   create(clientId: string, now: number): number {
     if (!parseClientId(clientId, this.key)) throw new InvalidClientIdError(clientId);
-    return this.createKey(now, true);
+    const existing = this.findKey();
+    if (existing !== NONE) this.forget(existing);
+    this.makeRoom();
+    return this.insertKey(now);
   }
 
   /** Refreshes lastSeen; false (and forgets it) if unknown or expired. */
   touch(clientId: string, now: number): boolean {
+    return this.touchSlot(clientId, now) !== NONE;
+  }
+
+  /** touch(), returning the client's slot or NO_SLOT. */
+  touchSlot(clientId: string, now: number): number {
     const c = this.findId(clientId);
-    if (c === NONE) return false;
+    if (c === NONE) return NONE;
     if (now - this.lastSeen[c]! > this.limits.ttlMs) {
-      this.removeClient(c);
-      return false;
+      this.forget(c);
+      return NONE;
     }
     this.see(c, now);
-    return true;
+    return c;
   }
 
   get(clientId: string, path: string): Progress | undefined {
@@ -248,35 +267,56 @@ export class SessionTable {
     return { offset: this.fOffset[f]!, size: this.fSize[f]!, etag: this.etags.text(this.fEtag[f]!), ticket: this.fTicket[f]! };
   }
 
-  /** Opens a transfer; returns its ticket, or 0 for an unknown client. */
-  begin(clientId: string, path: string, start: TransferStart): number {
+  /**
+   * Opens a transfer; returns the entry's file slot (its ticket is
+   * fileTicket(slot)), or NO_SLOT for an unknown client. Throws RangeError
+   * for an offset or size that is not a whole number of bytes, before
+   * changing anything.
+   */
+  beginSlot(clientId: string, path: string, start: TransferStart): number {
     checkCount(start.offset, 'offset');
     checkCount(start.size, 'size');
     const c = this.findId(clientId);
-    if (c === NONE) return 0;
+    if (c === NONE) return NONE;
     const f = this.findFile(c, path);
-    // Tickets are u32: 4 billion transfers of one file by one device.
-    const ticket = f === NONE ? 1 : this.fTicket[f]! + 1;
-    this.setFile(c, f, path, start.etag, start.offset, start.size, ticket);
-    return ticket;
+    // Tickets are u32 (also in snapshots): after 4 billion transfers of one
+    // file by one device they stay at MAX_TICKET instead of wrapping to 0
+    // (then a transfer no longer outranks the one before it).
+    const ticket = f === NONE ? 1 : Math.min(this.fTicket[f]! + 1, MAX_TICKET);
+    return this.setFile(c, f, path, start.etag, start.offset, start.size, ticket);
   }
 
-  /** Moves an entry if `ticket` still owns it. */
-  advance(clientId: string, path: string, ticket: number, offset: number): boolean {
+  /** Opens a transfer; returns its ticket, or 0 for an unknown client (see beginSlot). */
+  begin(clientId: string, path: string, start: TransferStart): number {
+    const f = this.beginSlot(clientId, path, start);
+    return f === NONE ? 0 : this.fTicket[f]!;
+  }
+
+  /**
+   * Moves an entry if `ticket` still owns it; returns its file slot, or
+   * NO_SLOT. Throws RangeError for an offset that is not a whole number of
+   * bytes (a programmer error, caught here and not when a store writes it).
+   */
+  advanceSlot(clientId: string, path: string, ticket: number, offset: number): number {
+    checkCount(offset, 'offset');
     const f = this.findFile(this.findId(clientId), path);
-    if (f === NONE || this.fTicket[f] !== ticket) return false;
+    if (f === NONE || this.fTicket[f] !== ticket) return NONE;
     this.fOffset[f] = Math.min(offset, this.fSize[f]!);
-    this.lastFile = f;
-    return true;
+    return f;
   }
 
-  /** Drops expired clients from the fronts; returns how many. */
+  /** Moves an entry if `ticket` still owns it (see advanceSlot). */
+  advance(clientId: string, path: string, ticket: number, offset: number): boolean {
+    return this.advanceSlot(clientId, path, ticket, offset) !== NONE;
+  }
+
+  /** Drops clients unseen for longer than ttlMs at `now`, from the fronts; returns how many. */
   sweep(now: number): number {
     let gone = 0;
     for (const list of [FRESH, USED]) {
       for (let c = this.head[list]!; c !== NONE; c = this.head[list]!) {
         if (now - this.lastSeen[c]! <= this.limits.ttlMs) break;
-        this.removeClient(c);
+        this.forget(c);
         gone++;
       }
     }
@@ -285,12 +325,16 @@ export class SessionTable {
 
   // ---- Replay (file store): the same facts, by 16-byte ID ----
 
-  /** Replay of a first-format log: the client was seen at `time` (creates it if needed). */
+  /**
+   * Replay of a first-format log: the client was seen at `time` (creates it
+   * if needed, evicting as create does: that format has no DROP records).
+   */
   seen(clientId: string, time: number): void {
     if (!parseClientId(clientId, this.key)) return;
     const c = this.findKey();
-    if (c === NONE) this.createKey(time, true, true);
-    else this.see(c, time);
+    if (c !== NONE) return this.see(c, time);
+    this.makeRoom();
+    this.insertKey(time);
   }
 
   /** Replay of a first-format log: sets an entry outright; false if the client is unknown. */
@@ -298,24 +342,27 @@ export class SessionTable {
     return this.putSlot(this.findId(clientId), path, progress.etag, progress.offset, progress.size, progress.ticket);
   }
 
-  /** Replay: the client `bytes[at..at+16]` was seen at `time` (creates it if needed, evicting as create does). */
-  seenBytes(bytes: Uint8Array, at: number, time: number): void {
+  /**
+   * Replay and snapshot load: the client `bytes[at..at+16]` was seen at
+   * `time`: moved to the end of its list, or created at the end of the fresh
+   * list. Never evicts: every eviction and expiry is in the log as a DROP
+   * frame, and a table left over maxClients (a lower limit than the log was
+   * written with, or a log from before DROP frames) is trimmed at the end
+   * (trim()). Returns the client's slot.
+   */
+  seenBytes(bytes: Uint8Array, at: number, time: number): number {
     this.keyFromBytes(bytes, at);
     const c = this.findKey();
-    if (c === NONE) this.createKey(time, true, true);
-    else this.see(c, time);
+    if (c === NONE) return this.insertKey(time);
+    this.see(c, time);
+    return c;
   }
 
-  /** Snapshot load: appends the client to its list without evicting (see trim()); returns its slot. */
-  loadClient(bytes: Uint8Array, at: number, time: number): number {
+  /** Replay of a DROP frame: forgets the client `bytes[at..at+16]` with its files, if known. */
+  dropBytes(bytes: Uint8Array, at: number): void {
     this.keyFromBytes(bytes, at);
     const c = this.findKey();
-    if (c !== NONE) {
-      this.see(c, time);
-      return c;
-    }
-    this.createKey(time, false, true);
-    return this.lastClient;
+    if (c !== NONE) this.removeClient(c);
   }
 
   /** Replay: sets an entry outright; false if the client is unknown. */
@@ -340,16 +387,13 @@ export class SessionTable {
     return true;
   }
 
-  /** Evicts (fresh first) until at most maxClients remain; after a snapshot load. */
+  /**
+   * Evicts by the rule of create (fresh first, least recently seen first)
+   * until at most maxClients remain; after replay, when the limit is lower
+   * than the one the log was written with. Returns how many.
+   */
   trim(): number {
-    let n = 0;
-    while (this.clients > this.limits.maxClients) {
-      const victim = this.head[FRESH] !== NONE ? this.head[FRESH]! : this.head[USED]!;
-      this.removeClient(victim);
-      n++;
-    }
-    this.evictions += n;
-    return n;
+    return this.evictDownTo(this.limits.maxClients);
   }
 
   // ---- Reading slots (file store: log frames and snapshots) ----
@@ -473,20 +517,25 @@ export class SessionTable {
     }
   }
 
-  /** Creates the client in `key`, replacing one with that ID unless the caller just found none. */
-  private createKey(now: number, evict: boolean, absent = false): number {
-    const existing = absent ? NONE : this.findKey();
-    if (existing !== NONE) this.removeClient(existing);
+  /** Room for one more client: evicts until fewer than maxClients remain. */
+  private makeRoom(): void {
+    this.evictDownTo(this.limits.maxClients - 1);
+  }
+
+  /** Evicts the least recently seen fresh client, else used one, until at most `n` remain; returns how many. */
+  private evictDownTo(n: number): number {
     let evicted = 0;
-    if (evict) {
-      while (this.clients >= this.limits.maxClients) {
-        const victim = this.head[FRESH] !== NONE ? this.head[FRESH]! : this.head[USED]!;
-        if (victim === NONE) break;
-        this.removeClient(victim);
-        evicted++;
-      }
-      this.evictions += evicted;
+    while (this.clients > Math.max(0, n)) {
+      const victim = this.head[FRESH] !== NONE ? this.head[FRESH]! : this.head[USED]!;
+      this.forget(victim);
+      evicted++;
     }
+    this.evictions += evicted;
+    return evicted;
+  }
+
+  /** Adds the client in `key` (which the caller found absent) at the end of the fresh list; returns its slot. */
+  private insertKey(now: number): number {
     const c = this.allocClient();
     this.ids.set(this.key, c * 4);
     this.lastSeen[c] = now;
@@ -495,8 +544,13 @@ export class SessionTable {
     this.append(c, FRESH);
     this.indexInsert(c);
     this.clients++;
-    this.lastClient = c;
-    return evicted;
+    return c;
+  }
+
+  /** Removes a client the table drops by itself, telling onRemove first. */
+  private forget(c: number): void {
+    this.onRemove?.(c);
+    this.removeClient(c);
   }
 
   private see(c: number, time: number): void {
@@ -504,7 +558,6 @@ export class SessionTable {
     const list = this.state[c]!;
     this.unlink(c, list);
     this.append(c, list);
-    this.lastClient = c;
   }
 
   /** The file slot of (client slot, path), or NONE. */
@@ -516,8 +569,8 @@ export class SessionTable {
     return NONE;
   }
 
-  /** Writes an entry into file slot `f` of client `c`, or into a new one when f is NONE. */
-  private setFile(c: number, f: number, path: string, etag: string, offset: number, size: number, ticket: number): void {
+  /** Writes an entry into file slot `f` of client `c`, or into a new one when f is NONE; returns the slot. */
+  private setFile(c: number, f: number, path: string, etag: string, offset: number, size: number, ticket: number): number {
     if (f === NONE) {
       f = this.allocFile();
       this.fClient[f] = c;
@@ -540,8 +593,7 @@ export class SessionTable {
     this.fOffset[f] = offset;
     this.fSize[f] = size;
     this.fTicket[f] = ticket;
-    this.lastClient = c;
-    this.lastFile = f;
+    return f;
   }
 
   private removeClient(c: number): void {
@@ -638,19 +690,39 @@ export class SessionTable {
     if (files > this.fileCap) this.growFiles(files);
   }
 
+  /**
+   * Gives back what reserve() took beyond need (after a replay: a log of
+   * many ADVANCE frames is long for the sessions it holds): a client or file
+   * column more than twice as long as its used part is cut to 5/4 of it.
+   */
+  fit(): void {
+    const want = (top: number) => Math.max(MIN_CAPACITY, Math.ceil(top * 1.25));
+    if (this.clientCap > 2 * want(this.clientTop)) this.resizeClients(want(this.clientTop));
+    if (this.fileCap > 2 * want(this.fileTop)) this.resizeFiles(want(this.fileTop));
+  }
+
+  /** Client and file capacity (tests). */
+  get capacity(): { clients: number; files: number } {
+    return { clients: this.clientCap, files: this.fileCap };
+  }
+
   private growClients(atLeast = 0): void {
     // Doubling, but no further than maxClients when that leaves room: at the
     // default 1,000,000 the arrays fill exactly instead of to 1,048,576.
     let cap = Math.max(MIN_CAPACITY, this.clientCap * 2);
     if (cap > this.limits.maxClients && this.limits.maxClients > this.clientCap) cap = this.limits.maxClients;
-    cap = Math.max(cap, atLeast);
+    this.resizeClients(Math.max(cap, atLeast));
+  }
+
+  /** Client columns of `cap` slots (at least clientTop), and the hash index to match. */
+  private resizeClients(cap: number): void {
     this.ids = growU32(this.ids, cap * 4);
     this.lastSeen = growF64(this.lastSeen, cap);
     this.prev = growI32(this.prev, cap);
     this.next = growI32(this.next, cap);
     this.firstFile = growI32(this.firstFile, cap);
     const state = new Uint8Array(cap);
-    state.set(this.state);
+    state.set(this.state.subarray(0, cap));
     this.state = state;
     this.clientCap = cap;
     // Load factor at most 1/2.
@@ -674,7 +746,11 @@ export class SessionTable {
   }
 
   private growFiles(atLeast = 0): void {
-    const cap = Math.max(MIN_CAPACITY, this.fileCap * 2, atLeast);
+    this.resizeFiles(Math.max(MIN_CAPACITY, this.fileCap * 2, atLeast));
+  }
+
+  /** File columns of `cap` slots (at least fileTop). */
+  private resizeFiles(cap: number): void {
     this.fClient = growI32(this.fClient, cap);
     this.fPath = growU32(this.fPath, cap);
     this.fEtag = growU32(this.fEtag, cap);
@@ -693,16 +769,16 @@ function checkCount(n: number, what: string): void {
 
 function growU32(a: Uint32Array, n: number): Uint32Array<ArrayBuffer> {
   const b = new Uint32Array(n);
-  b.set(a);
+  b.set(a.length > n ? a.subarray(0, n) : a);
   return b;
 }
 function growI32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
   const b = new Int32Array(n);
-  b.set(a);
+  b.set(a.length > n ? a.subarray(0, n) : a);
   return b;
 }
 function growF64(a: Float64Array, n: number): Float64Array<ArrayBuffer> {
   const b = new Float64Array(n);
-  b.set(a);
+  b.set(a.length > n ? a.subarray(0, n) : a);
   return b;
 }
