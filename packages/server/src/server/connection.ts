@@ -72,6 +72,8 @@ export class Connection {
     socket.on('error', () => {});
     socket.on('timeout', () => socket.destroy());
     socket.once('close', () => {
+      // Ends any wait of a running transfer (pacing, drain, last write).
+      this.transfer?.wake();
       this.clearHeaderTimer();
       clearTimeout(this.lingerTimer);
       ctx.connections.delete(this);
@@ -244,7 +246,9 @@ export class Connection {
       }
       if (!known) return this.reject(ERRORS.UNKNOWN_CLIENT, req);
     }
-    const found = await this.ctx.catalog.open(segments);
+    // A file in the catalog's cache answers at once: no promise to wait for.
+    const opened = this.ctx.catalog.open(segments);
+    const found = opened instanceof Promise ? await opened : opened;
     if (!found.ok) return this.reject(found.error, req);
     const rep = found.rep;
     try {
@@ -271,8 +275,10 @@ export class Connection {
       let stopReason: 'superseded' | 'stopped' | undefined;
       let wake!: () => void;
       // Ends any wait in the sender (pacing, drain): close, FIN or stop.
+      // (The socket's 'close' handler wakes the current transfer: a
+      // `this.closed.then(wake)` here would add a reaction per request to a
+      // promise that lives as long as the connection.)
       const interrupted = new Promise<void>((resolve) => (wake = resolve));
-      void this.closed.then(wake);
       const transfer: ActiveTransfer = {
         peerEnded: false,
         wake,
@@ -282,12 +288,14 @@ export class Connection {
         },
       };
       this.transfer = transfer;
+      if (this.socket.destroyed) wake();
       this.transferFrom = this.socket.bytesWritten;
       if (key !== undefined) this.ctx.transfers.set(key, transfer);
       const began = Date.now();
       const result = await sendSpan({
         socket: this.socket,
         handle: rep.handle,
+        bytes: rep.bytes,
         head: headBuf,
         start: plan.start,
         length: plan.length,

@@ -14,6 +14,8 @@ import type { FileHandle } from 'node:fs/promises';
 export interface SendSpan {
   socket: Socket;
   handle: FileHandle;
+  /** The file's whole content, when the catalog holds it: the span is sent from it, without reading. */
+  bytes?: Buffer | undefined;
   head: Buffer;
   start: number;
   length: number;
@@ -51,25 +53,30 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
   const chunkSize = paced ? pacedChunk(s.rate!) : CHUNK;
   const t0 = Date.now();
 
-  const write = (buf: Buffer, body: number, pooled?: Buffer): boolean =>
-    socket.write(buf, (err) => {
+  // Write callbacks fire in order, so the last one to fire says that
+  // everything before it reached the kernel too. Counting them replaces an
+  // empty write issued to learn the same (a write(2) of 0 bytes per
+  // response: 9.5% of a resume request's CPU profile).
+  let pending = 0;
+  let allWritten: (() => void) | undefined;
+  const write = (buf: Buffer, body: number, pooled?: Buffer): boolean => {
+    pending++;
+    return socket.write(buf, (err) => {
       if (pooled) release(pooled);
-      if (err) {
-        failed = true;
-        return;
-      }
-      if (body > 0) {
+      if (err) failed = true;
+      else if (body > 0) {
         flushed += body;
         s.onFlushed?.(flushed);
       }
+      if (--pending === 0 && allWritten) {
+        allWritten();
+        allWritten = undefined;
+      }
     });
+  };
 
-  // The last write's callback tells us everything before it reached the kernel too.
   const lastWriteDone = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (socket.destroyed) return resolve();
-      socket.write(Buffer.alloc(0), () => resolve());
-    });
+    pending === 0 || socket.destroyed ? Promise.resolve() : new Promise((resolve) => (allWritten = resolve));
 
   if (s.length === 0) {
     write(s.head, 0);
@@ -78,18 +85,31 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
   }
 
   const end = s.start + s.length;
+  const bytes = s.bytes;
+  if (bytes && !paced && s.length <= CHUNK) {
+    // From memory: head and body leave in one writev, nothing is read.
+    socket.cork();
+    write(s.head, 0);
+    write(bytes.subarray(s.start, end), s.length);
+    socket.uncork();
+    await Promise.race([lastWriteDone(), closed]);
+    if (flushed === s.length) return { outcome: 'complete', flushed };
+    return { outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed };
+  }
   // A short response (a resume near the end, a small file) is read on the
   // event loop: from the page cache that is a memcpy of microseconds, while
   // a trip through libuv's pool costs more than the copy. Large spans go
   // through the pool, chunk by chunk, so a slow disk never stalls the loop.
   const syncRead = s.length <= SYNC_READ_MAX;
-  const read = async (at: number, most = chunkSize): Promise<{ buf: Buffer; n: number } | 'error'> => {
+  const read = async (at: number, most = chunkSize): Promise<{ buf: Buffer; n: number; pooled?: Buffer } | 'error'> => {
+    // From memory: a view, no copy (the buffer is never written to).
+    if (bytes) return { buf: bytes.subarray(at, at + Math.min(most, end - at)), n: Math.min(most, end - at) };
     const buf = acquire();
     try {
       const n = Math.min(most, end - at);
       const bytesRead = syncRead ? fs.readSync(s.handle.fd, buf, 0, n, at) : (await s.handle.read(buf, 0, n, at)).bytesRead;
       // 0 bytes: the file shrank under us, the promised Content-Length cannot be kept.
-      if (bytesRead > 0) return { buf, n: bytesRead };
+      if (bytesRead > 0) return { buf, n: bytesRead, pooled: buf };
     } catch {
       /* fall through */
     }
@@ -107,7 +127,7 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
     const got = await next;
     if (got === 'error') return { outcome: 'file-error', flushed };
     if (s.shouldStop?.() || socket.destroyed || failed || s.peerGone?.()) {
-      release(got.buf);
+      if (got.pooled) release(got.pooled);
       return { outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed };
     }
     const chunk = got.buf.subarray(0, got.n);
@@ -115,11 +135,11 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
       // Head and first chunk leave in one writev.
       socket.cork();
       write(s.head, 0);
-      write(chunk, got.n, got.buf);
+      write(chunk, got.n, got.pooled);
       socket.uncork();
       first = false;
     } else {
-      write(chunk, got.n, got.buf);
+      write(chunk, got.n, got.pooled);
     }
     pos += got.n;
     // Read ahead: the next chunk comes off the disk while this one drains.
