@@ -27,6 +27,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { ERRORS, type HttpErrorSpec } from '../http/errors.js';
 import { strongTag } from '../http/entity-tag.js';
+import { versionFields, type VersionFields } from '../http/response-plan.js';
 import { contentTypeFor } from './content-type.js';
 
 export interface Representation {
@@ -46,6 +47,8 @@ export interface Representation {
    * (read once, hashed from these bytes). Never written to.
    */
   bytes: Buffer | undefined;
+  /** The header fields fixed for this version, serialized once. */
+  fields: VersionFields;
 }
 
 export type Lookup = { ok: true; rep: Representation } | { ok: false; error: HttpErrorSpec };
@@ -253,16 +256,7 @@ export class FileCatalog {
   }
 
   private leaseOf(entry: OpenEntry): Representation {
-    let released = false;
-    return {
-      ...entry.rep,
-      release: () => {
-        if (released) return;
-        released = true;
-        entry.refs--;
-        if (entry.dead && entry.refs === 0) void entry.rep.handle.close().catch(() => {});
-      },
-    };
+    return new Lease(entry);
   }
 
   private dropBytes(entry: OpenEntry): void {
@@ -318,21 +312,14 @@ export class FileCatalog {
           this.digests.delete(real);
           continue;
         }
-        return {
-          ok: true,
-          real,
-          key,
-          rep: {
-            handle,
-            relPath: segments.join('/'),
-            size: Number(st.size),
-            lastModified: new Date(Number(st.mtimeMs)),
-            etag: strongTag(sha.subarray(0, 16).toString('base64url')),
-            reprDigest: `sha-256=:${sha.toString('base64')}:`,
-            contentType: contentTypeFor(real),
-            bytes,
-          },
+        const meta = {
+          size,
+          lastModified: new Date(Number(st.mtimeMs)),
+          etag: strongTag(sha.subarray(0, 16).toString('base64url')),
+          reprDigest: `sha-256=:${sha.toString('base64')}:`,
+          contentType: contentTypeFor(real),
         };
+        return { ok: true, real, key, rep: { handle, relPath: segments.join('/'), ...meta, bytes, fields: versionFields(meta) } };
       }
       await handle.close();
       return { ok: false, error: ERRORS.FILE_UNSTABLE };
@@ -366,6 +353,45 @@ export class FileCatalog {
     sha256.catch(() => this.digests.get(real) === entry && this.digests.delete(real));
     while (this.digests.size > this.limits.maxCachedDigests) this.digests.delete(this.digests.keys().next().value as string);
     return sha256;
+  }
+}
+
+/**
+ * One request's hold on an entry: its representation, and release(). A
+ * class rather than a spread object with a closure: one shape, no closure
+ * per request.
+ */
+class Lease implements Representation {
+  readonly handle: fsp.FileHandle;
+  readonly relPath: string;
+  readonly size: number;
+  readonly lastModified: Date;
+  readonly etag: string;
+  readonly reprDigest: string;
+  readonly contentType: string;
+  readonly bytes: Buffer | undefined;
+  readonly fields: VersionFields;
+  private released = false;
+
+  constructor(private readonly entry: OpenEntry) {
+    const r = entry.rep;
+    this.handle = r.handle;
+    this.relPath = r.relPath;
+    this.size = r.size;
+    this.lastModified = r.lastModified;
+    this.etag = r.etag;
+    this.reprDigest = r.reprDigest;
+    this.contentType = r.contentType;
+    this.bytes = r.bytes;
+    this.fields = r.fields;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const e = this.entry;
+    e.refs--;
+    if (e.dead && e.refs === 0) void e.rep.handle.close().catch(() => {});
   }
 }
 

@@ -25,6 +25,17 @@ export function isClientId(s: string): boolean {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeSegment(raw: string): string | HttpErrorSpec {
+  // Without "%" there is nothing to decode: the parser let only visible
+  // ASCII through (RFC 9112 §3.2), which is valid UTF-8 as it stands.
+  if (raw.indexOf('%') === -1) {
+    if (raw === '' || raw === '.' || raw === '..' || raw.indexOf('\\') !== -1) return ERRORS.BAD_PATH;
+    if (/[^\x21-\x7e]/.test(raw)) return decodeBytes(raw);
+    return raw;
+  }
+  return decodeBytes(raw);
+}
+
+function decodeBytes(raw: string): string | HttpErrorSpec {
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);

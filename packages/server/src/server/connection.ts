@@ -255,10 +255,11 @@ export class Connection {
       const ledger = clientId !== undefined && req.range === undefined ? await store.getProgress(clientId, rep.relPath) : undefined;
       const plan = planFileResponse({ route: clientId !== undefined ? 'client' : 'plain', headers: req.headers, range: req.range, ifRange: req.ifRange, ledger }, rep);
       if (!plan.ok) return this.reject(plan.error, req, plan.extra);
-      plan.headers.push(...persistence(req));
-      const headBuf = serializeHead(plan.status, plan.headers);
-      const base = { conn: this.id, remote: this.remote, clientId, path: rep.relPath, size: rep.size };
-      this.ctx.emit({ type: 'transfer-start', ...base, status: plan.status, via: plan.via, start: plan.start, length: plan.length, head: head || plan.status === 304 });
+      if (!req.keepAlive || req.minor === 0) plan.headers.push(...persistence(req));
+      const headBuf = serializeHead(plan.status, plan.headers, plan.fields);
+      const path = rep.relPath;
+      const size = rep.size;
+      this.ctx.emit({ type: 'transfer-start', conn: this.id, remote: this.remote, clientId, path, size, status: plan.status, via: plan.via, start: plan.start, length: plan.length, head: head || plan.status === 304 });
       if (head || plan.status === 304) {
         await this.write(headBuf);
         return req.keepAlive;
@@ -311,7 +312,7 @@ export class Connection {
       this.transfer = undefined;
       if (key !== undefined && this.ctx.transfers.get(key) === transfer) this.ctx.transfers.delete(key);
       const outcome = result.outcome === 'complete' ? 'complete' : result.outcome === 'file-error' ? 'file-error' : (stopReason ?? 'dropped');
-      this.ctx.emit({ type: 'transfer-end', ...base, outcome, start: plan.start, reached: plan.start + result.flushed, ms: Date.now() - began });
+      this.ctx.emit({ type: 'transfer-end', conn: this.id, remote: this.remote, clientId, path, size, outcome, start: plan.start, reached: plan.start + result.flushed, ms: Date.now() - began });
       if (outcome !== 'complete') {
         this.socket.destroy();
         return false;

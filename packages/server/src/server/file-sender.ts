@@ -45,7 +45,39 @@ const FIRST_CHUNK = 64 * 1024;
 /** Responses up to this size are read synchronously (see sendSpan). */
 const SYNC_READ_MAX = 256 * 1024;
 
-export async function sendSpan(s: SendSpan): Promise<SendResult> {
+export function sendSpan(s: SendSpan): Promise<SendResult> {
+  const paced = s.rate !== undefined && s.rate > 0;
+  if (s.bytes && !paced && s.length > 0 && s.length <= CHUNK) return sendHeld(s, s.bytes);
+  return sendChunks(s);
+}
+
+/**
+ * A span of a file held in memory: head and body leave in one writev,
+ * nothing is read, and the only wait is for the write's callback (or the
+ * end of the connection). No read-ahead machinery, no closures beyond two.
+ */
+function sendHeld(s: SendSpan, bytes: Buffer): Promise<SendResult> {
+  const { socket } = s;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (r: SendResult): void => {
+      if (settled) return;
+      settled = true;
+      resolve(r);
+    };
+    socket.cork();
+    socket.write(s.head);
+    socket.write(bytes.subarray(s.start, s.start + s.length), (err) => {
+      if (err) return settle({ outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed: 0 });
+      s.onFlushed?.(s.length);
+      settle({ outcome: 'complete', flushed: s.length });
+    });
+    socket.uncork();
+    void s.closed.then(() => settle({ outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed: 0 }));
+  });
+}
+
+async function sendChunks(s: SendSpan): Promise<SendResult> {
   const { socket, closed } = s;
   let flushed = 0;
   let failed = false;
@@ -86,16 +118,6 @@ export async function sendSpan(s: SendSpan): Promise<SendResult> {
 
   const end = s.start + s.length;
   const bytes = s.bytes;
-  if (bytes && !paced && s.length <= CHUNK) {
-    // From memory: head and body leave in one writev, nothing is read.
-    socket.cork();
-    write(s.head, 0);
-    write(bytes.subarray(s.start, end), s.length);
-    socket.uncork();
-    await Promise.race([lastWriteDone(), closed]);
-    if (flushed === s.length) return { outcome: 'complete', flushed };
-    return { outcome: s.shouldStop?.() ? 'stopped' : 'closed', flushed };
-  }
   // A short response (a resume near the end, a small file) is read on the
   // event loop: from the page cache that is a memcpy of microseconds, while
   // a trip through libuv's pool costs more than the copy. Large spans go
