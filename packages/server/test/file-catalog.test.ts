@@ -65,7 +65,9 @@ test('a file above maxCachedFile is not held: it is read from its descriptor', a
 
 test('the contents held never exceed maxCachedBytes; the least recently used lose theirs first', async () => {
   const files = ['1', '2', '3', '4'].map((n) => [n, put(`${n}.bin`, randomBytes(40_000))] as const);
-  const c = catalog({ maxCachedBytes: 100_000 });
+  // revalidateMs 0: every use is checked and moves the file to the end of
+  // the LRU order (inside the window a use keeps the place of the last check).
+  const c = catalog({ maxCachedBytes: 100_000, revalidateMs: 0 });
   for (const [n] of files.slice(0, 2)) (await open(c, `${n}.bin`)).release();
   // 1 is used again: now 2 is the least recently used.
   (await open(c, '1.bin')).release();

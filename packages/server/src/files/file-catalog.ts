@@ -156,7 +156,10 @@ export class FileCatalog {
     if (hit && !hit.dead) {
       const now = Date.now();
       if (now - hit.resolvedAt < RESOLVE_TTL) {
-        if (hit.rep.bytes && now - hit.checkedAt < this.limits.revalidateMs) return { ok: true, rep: this.lease(hit, relPath) };
+        // (Inside the window the entry keeps its place in the LRU order: it
+        // moved to the end when it was last checked, at most revalidateMs
+        // ago. A Map delete and set per request was 1.4% of the CPU.)
+        if (hit.rep.bytes && now - hit.checkedAt < this.limits.revalidateMs) return { ok: true, rep: this.leaseOf(hit) };
         let key: string | undefined;
         try {
           key = statKey(fs.statSync(hit.real));
@@ -249,13 +252,13 @@ export class FileCatalog {
 
   /** One more holder of `entry`, now the most recently used. */
   private lease(entry: OpenEntry, relPath: string): Representation {
-    entry.refs++;
     this.openFiles.delete(relPath);
     this.openFiles.set(relPath, entry);
     return this.leaseOf(entry);
   }
 
   private leaseOf(entry: OpenEntry): Representation {
+    entry.refs++;
     return new Lease(entry);
   }
 
