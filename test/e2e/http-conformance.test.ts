@@ -26,14 +26,17 @@ let server: ServerProcess;
 let timeouts: ServerProcess;
 /** --root <tmp> for files the tests change */
 let rooted: ServerProcess;
+/** the same root, --revalidate 0: files held in memory are checked on every request */
+let rootedNow: ServerProcess;
 let root: ReturnType<typeof tempDir>;
 
 beforeAll(async () => {
   root = tempDir('mob-conf-');
-  [server, timeouts, rooted] = await Promise.all([
+  [server, timeouts, rooted, rootedNow] = await Promise.all([
     startServer(['--store', 'memory']),
     startServer(['--store', 'memory', '--header-timeout', '500ms', '--idle-timeout', '1s']),
     startServer(['--store', 'memory', '--root', root.dir]),
+    startServer(['--store', 'memory', '--root', root.dir, '--revalidate', '0']),
   ]);
 });
 afterAll(async () => {
@@ -317,7 +320,7 @@ describe('client route: GET /<clientId>/<path>', () => {
   });
 });
 
-describe('validators follow the content (--root <tmp>)', () => {
+describe('validators follow the content (--root <tmp> --revalidate 0)', () => {
   test('same-size in-place replacement within the same second: new ETag and Repr-Digest, digest = sha-256 of the bytes', async () => {
     const file = path.join(root.dir, 'swap.bin');
     const v1 = Buffer.alloc(4096, 0x61);
@@ -326,11 +329,11 @@ describe('validators follow the content (--root <tmp>)', () => {
     const when = new Date(Math.floor(Date.now() / 1000) * 1000);
     fs.writeFileSync(file, v1);
     fs.utimesSync(file, when, when);
-    const id = await newClient(rooted.port);
-    const a = await get(`/${id}/swap.bin`, {}, rooted.port);
+    const id = await newClient(rootedNow.port);
+    const a = await get(`/${id}/swap.bin`, {}, rootedNow.port);
     fs.writeFileSync(file, v2);
     fs.utimesSync(file, when, when);
-    const b = await get(`/${id}/swap.bin`, {}, rooted.port);
+    const b = await get(`/${id}/swap.bin`, {}, rootedNow.port);
 
     expect(a.status).toBe(200);
     expect(a.body.equals(v1)).toBe(true);
@@ -344,7 +347,7 @@ describe('validators follow the content (--root <tmp>)', () => {
     expect(b.headers.get('mob-resume-from')).toBe('0');
     expect(b.body.equals(v2)).toBe(true);
     // A resume that names the old version gets the new one from byte 0.
-    const c = await get(`/${id}/swap.bin`, { Range: 'bytes=100-', 'If-Range': a.headers.get('etag')! }, rooted.port);
+    const c = await get(`/${id}/swap.bin`, { Range: 'bytes=100-', 'If-Range': a.headers.get('etag')! }, rootedNow.port);
     expect(c.status).toBe(200);
     expect(c.body.equals(v2)).toBe(true);
   });
@@ -352,13 +355,81 @@ describe('validators follow the content (--root <tmp>)', () => {
   test('replacement by rename: new ETag', async () => {
     const file = path.join(root.dir, 'renamed.bin');
     fs.writeFileSync(file, Buffer.alloc(1000, 1));
-    const a = await get('/renamed.bin', {}, rooted.port);
+    const a = await get('/renamed.bin', {}, rootedNow.port);
     fs.writeFileSync(`${file}.tmp`, Buffer.alloc(1000, 2));
     fs.renameSync(`${file}.tmp`, file);
-    const b = await get('/renamed.bin', {}, rooted.port);
+    const b = await get('/renamed.bin', {}, rootedNow.port);
     expect(b.headers.get('etag')).not.toBe(a.headers.get('etag'));
     expect(b.body.equals(Buffer.alloc(1000, 2))).toBe(true);
     expect(b.headers.get('repr-digest')).toBe(`sha-256=:${b64sha256(Buffer.alloc(1000, 2))}:`);
+  });
+});
+
+describe('a replaced file: one whole version per response (--root <tmp>, default --revalidate 100ms)', () => {
+  const sha = (b: Buffer): string => `sha-256=:${b64sha256(b)}:`;
+  const WINDOW_MS = 100;
+
+  /** Every response is one version, whole, under that version's validators. */
+  function oneVersion(r: RawResponse, versions: Buffer[], from = 0): Buffer {
+    const v = versions.find((x) => r.headers.get('repr-digest') === sha(x));
+    expect(v).toBeDefined();
+    const start = r.status === 206 ? from : 0;
+    expect(r.body.equals(v!.subarray(start))).toBe(true);
+    return v!;
+  }
+
+  test('held in memory, replaced by rename between two requests: the old or the new version whole, never mixed; the new one once the window has passed', async () => {
+    const file = path.join(root.dir, 'held.bin');
+    const v1 = Buffer.alloc(50_000, 0x31);
+    const v2 = Buffer.alloc(50_000, 0x32);
+    fs.writeFileSync(file, v1);
+    const a = await get('/held.bin', {}, rooted.port);
+    expect(a.body.equals(v1)).toBe(true);
+    fs.writeFileSync(`${file}.tmp`, v2);
+    fs.renameSync(`${file}.tmp`, file);
+    // Inside the window: a resume naming v1 gets v1's tail (206) or all of v2 (200), nothing in between.
+    const b = await get('/held.bin', { Range: 'bytes=20000-', 'If-Range': a.headers.get('etag')! }, rooted.port);
+    const bv = oneVersion(b, [v1, v2], 20_000);
+    expect(b.status).toBe(bv === v1 ? 206 : 200);
+    expect(b.headers.get('etag') === a.headers.get('etag')).toBe(bv === v1);
+    await new Promise((r) => setTimeout(r, WINDOW_MS + 50));
+    const c = await get('/held.bin', { Range: 'bytes=20000-', 'If-Range': a.headers.get('etag')! }, rooted.port);
+    expect(c.status).toBe(200);
+    expect(c.body.equals(v2)).toBe(true);
+    expect(c.headers.get('etag')).not.toBe(a.headers.get('etag'));
+    expect(c.headers.get('repr-digest')).toBe(sha(v2));
+  });
+
+  test('held in memory, written in place: the bytes held are served under their own validators until the window has passed', async () => {
+    const file = path.join(root.dir, 'inplace.bin');
+    const v1 = Buffer.alloc(30_000, 0x61);
+    const v2 = Buffer.alloc(30_000, 0x62);
+    fs.writeFileSync(file, v1);
+    const a = await get('/inplace.bin', {}, rooted.port);
+    fs.writeFileSync(file, v2);
+    const b = await get('/inplace.bin', {}, rooted.port);
+    oneVersion(b, [v1, v2]);
+    await new Promise((r) => setTimeout(r, WINDOW_MS + 50));
+    const c = await get('/inplace.bin', {}, rooted.port);
+    expect(c.body.equals(v2)).toBe(true);
+    expect(c.headers.get('etag')).not.toBe(a.headers.get('etag'));
+    expect(c.headers.get('repr-digest')).toBe(sha(v2));
+  });
+
+  test('too large to hold (2 MiB, read from its descriptor): replaced by rename between two requests, the next request gets the new version at once', async () => {
+    const file = path.join(root.dir, 'large.bin');
+    const v1 = Buffer.alloc(2 << 20, 0x41);
+    const v2 = Buffer.alloc(2 << 20, 0x42);
+    fs.writeFileSync(file, v1);
+    const a = await get('/large.bin', { Range: 'bytes=1000000-' }, rooted.port);
+    expect(a.status).toBe(206);
+    expect(a.body.equals(v1.subarray(1_000_000))).toBe(true);
+    fs.writeFileSync(`${file}.tmp`, v2);
+    fs.renameSync(`${file}.tmp`, file);
+    const b = await get('/large.bin', { Range: 'bytes=1000000-', 'If-Range': a.headers.get('etag')! }, rooted.port);
+    expect(b.status).toBe(200);
+    expect(b.body.equals(v2)).toBe(true);
+    expect(b.headers.get('repr-digest')).toBe(sha(v2));
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { ERRORS } from '../src/http/errors.js';
 import type { HeaderList } from '../src/http/response-head.js';
-import { planFileResponse, RESUME_HEADER, type FilePlan, type FileRequest, type RepresentationMeta } from '../src/http/response-plan.js';
+import { planFileResponse, RESUME_HEADER, versionFields, type FilePlan, type FileRequest, type RepresentationMeta } from '../src/http/response-plan.js';
 
 const LM = new Date(Date.UTC(2024, 0, 15, 12, 0, 0));
 const LM_TEXT = 'Mon, 15 Jan 2024 12:00:00 GMT';
@@ -32,6 +32,15 @@ function hdr(headers: HeaderList, name: string): string | number | undefined {
 }
 
 type Ok = Extract<FilePlan, { ok: true }>;
+
+/** Every header of a plan: the varying ones and the version's serialized fields. */
+function all(p: Ok): HeaderList {
+  const fixed = p.fields
+    .split('\r\n')
+    .filter((l) => l !== '')
+    .map((l): [string, string] => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]);
+  return [...p.headers, ...fixed];
+}
 type Refused = Extract<FilePlan, { ok: false }>;
 
 function ok(plan: FilePlan): Ok {
@@ -57,9 +66,9 @@ interface Expect {
 function check(plan: FilePlan, e: Expect): void {
   const p = ok(plan);
   expect({ status: p.status, start: p.start, length: p.length, via: p.via }).toEqual({ status: e.status, start: e.start, length: e.length, via: e.via });
-  if (e.status !== 304) expect(hdr(p.headers, 'Content-Length')).toBe(e.length);
-  expect(hdr(p.headers, 'Content-Range')).toBe(e.contentRange);
-  expect(hdr(p.headers, RESUME_HEADER)).toBe(e.resumeFrom);
+  if (e.status !== 304) expect(hdr(all(p), 'Content-Length')).toBe(e.length);
+  expect(hdr(all(p), 'Content-Range')).toBe(e.contentRange);
+  expect(hdr(all(p), RESUME_HEADER)).toBe(e.resumeFrom);
 }
 
 describe('planFileResponse: client route without Range (the ledger)', () => {
@@ -172,20 +181,29 @@ describe('planFileResponse: preconditions (§13.2.2 order)', () => {
   it('304 has no body and no Content-Length, but the validators', () => {
     const p = ok(planFileResponse(req({ h: { 'if-none-match': '"v1"', range: 'bytes=0-9' } }), rep, NOW));
     expect(p).toMatchObject({ status: 304, start: 0, length: 0, via: 'not-modified' });
-    expect(hdr(p.headers, 'Content-Length')).toBeUndefined();
-    expect(hdr(p.headers, 'ETag')).toBe('"v1"');
-    expect(hdr(p.headers, 'Last-Modified')).toBe(LM_TEXT);
+    expect(hdr(all(p), 'Content-Length')).toBeUndefined();
+    expect(hdr(all(p), 'ETag')).toBe('"v1"');
+    expect(hdr(all(p), 'Last-Modified')).toBe(LM_TEXT);
   });
 });
 
 describe('planFileResponse: headers', () => {
+  it('fields serialized once per version (versionFields) are the ones made per request', () => {
+    const made = all(ok(planFileResponse(req({ h: { range: 'bytes=1-2' } }), rep, NOW)));
+    const given = all(ok(planFileResponse(req({ h: { range: 'bytes=1-2' } }), { ...rep, fields: versionFields(rep) }, NOW)));
+    expect(given).toEqual(made);
+    // 304 too: the validators and Cache-Control, no content fields.
+    const nm = all(ok(planFileResponse(req({ route: 'plain', h: { 'if-none-match': '"v1"' } }), { ...rep, fields: versionFields(rep) }, NOW)));
+    expect(nm.map(([n]) => n).sort()).toEqual(['Accept-Ranges', 'Cache-Control', 'Date', 'ETag', 'Last-Modified', 'Server']);
+  });
+
   it.each<[FileRequest['route'], string]>([
     // per-device resume positions are private; plain files are revalidated
     ['client', 'no-store, no-transform'],
     ['plain', 'no-cache, no-transform'],
   ])('%s route: Cache-Control %p', (route, value) => {
-    expect(hdr(ok(planFileResponse(req({ route }), rep, NOW)).headers, 'Cache-Control')).toBe(value);
-    expect(hdr(ok(planFileResponse(req({ route, h: { range: 'bytes=1-2' } }), rep, NOW)).headers, 'Cache-Control')).toBe(value);
+    expect(hdr(all(ok(planFileResponse(req({ route }), rep, NOW))), 'Cache-Control')).toBe(value);
+    expect(hdr(all(ok(planFileResponse(req({ route, h: { range: 'bytes=1-2' } }), rep, NOW))), 'Cache-Control')).toBe(value);
   });
 
   // RFC 9530 §3: Repr-Digest describes the whole representation, also on 206.
@@ -195,11 +213,11 @@ describe('planFileResponse: headers', () => {
     ['206', { h: { range: 'bytes=10-19' } }],
   ])('%s carries Repr-Digest of the whole file and the common headers', (_name, over) => {
     const p = ok(planFileResponse(req(over), rep, NOW));
-    expect(hdr(p.headers, 'Repr-Digest')).toBe(rep.reprDigest);
-    expect(hdr(p.headers, 'ETag')).toBe('"v1"');
-    expect(hdr(p.headers, 'Last-Modified')).toBe(LM_TEXT);
-    expect(hdr(p.headers, 'Accept-Ranges')).toBe('bytes');
-    expect(hdr(p.headers, 'Content-Type')).toBe('application/octet-stream');
-    expect(hdr(p.headers, 'Date')).toBe(new Date(NOW).toUTCString());
+    expect(hdr(all(p), 'Repr-Digest')).toBe(rep.reprDigest);
+    expect(hdr(all(p), 'ETag')).toBe('"v1"');
+    expect(hdr(all(p), 'Last-Modified')).toBe(LM_TEXT);
+    expect(hdr(all(p), 'Accept-Ranges')).toBe('bytes');
+    expect(hdr(all(p), 'Content-Type')).toBe('application/octet-stream');
+    expect(hdr(all(p), 'Date')).toBe(new Date(NOW).toUTCString());
   });
 });

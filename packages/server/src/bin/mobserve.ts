@@ -18,6 +18,7 @@ import { FileStore } from '../ledger/file-store.js';
 import { openStore, parseStoreSpec } from '../ledger/open-store.js';
 import { DEFAULT_STORE_LIMITS, type ProgressStore } from '../ledger/progress-store.js';
 import { formatEvent } from '../cli/log-format.js';
+import { DEFAULT_CATALOG_LIMITS } from '../files/file-catalog.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** packages/server/dist/bin → the repository's fixtures/ */
@@ -31,6 +32,11 @@ function sizeArg(v: string): number {
 function durationArg(v: string): number {
   const n = parseDuration(v);
   if (typeof n !== 'number' || n <= 0) throw new InvalidArgumentError(typeof n === 'number' ? 'must be positive' : n.error);
+  return n;
+}
+function windowArg(v: string): number {
+  const n = parseDuration(v);
+  if (typeof n !== 'number') throw new InvalidArgumentError(n.error);
   return n;
 }
 function portArg(v: string): number {
@@ -58,6 +64,7 @@ const program = new Command()
   .option('-w, --workers <n>', 'serve with n processes (node:cluster) sharing the port; needs --store redis://…', countArg, 1)
   .option('--idle-timeout <duration>', 'close a connection silent this long', durationArg, 30_000)
   .option('--header-timeout <duration>', 'a request head must arrive within this long', durationArg, 10_000)
+  .option('--revalidate <duration>', 'check a file held in memory (≤ 1 MiB) for replacement at most this often; 0: on every request', windowArg, DEFAULT_CATALOG_LIMITS.revalidateMs)
   .option('-v, --verbose', 'also log closed connections and HEAD requests')
   .option('-q, --quiet', 'log only errors')
   .option('--no-color', 'plain output (NO_COLOR is honoured too)')
@@ -78,6 +85,7 @@ const opts = program.opts<{
   workers: number;
   idleTimeout: number;
   headerTimeout: number;
+  revalidate: number;
   verbose?: boolean;
   quiet?: boolean;
   color: boolean;
@@ -151,6 +159,7 @@ const server = createServer({
   rate: opts.rate,
   idleTimeoutMs: opts.idleTimeout,
   headerTimeoutMs: opts.headerTimeout,
+  revalidateMs: opts.revalidate,
   maxConnections: opts.maxConnections,
 });
 server.on((e) => {

@@ -86,6 +86,15 @@ function isTarget(s: string): boolean {
   return true;
 }
 
+/** RFC 9110 §5.5: a field value without the optional whitespace (SP, HTAB) around it. */
+function trimOws(line: string, from: number): string {
+  let a = from;
+  let b = line.length;
+  while (a < b && (line.charCodeAt(a) === 0x20 || line.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (line.charCodeAt(b - 1) === 0x20 || line.charCodeAt(b - 1) === 0x09)) b--;
+  return line.slice(a, b);
+}
+
 const SINGLETONS = new Set(['host', 'range', 'if-range', 'content-length']);
 
 export class RequestParser {
@@ -235,10 +244,13 @@ export class RequestParser {
     const [method, target, version] = parts as [string, string, string];
     if (!isToken(method) || !isTarget(target)) return { kind: 'error', error: ERRORS.BAD_REQUEST_LINE };
     // RFC 9112 §2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT
-    const vm = /^HTTP\/(\d)\.(\d)$/.exec(version);
-    if (!vm) return { kind: 'error', error: ERRORS.BAD_REQUEST_LINE };
-    if (vm[1] !== '1') return { kind: 'error', error: ERRORS.VERSION_NOT_SUPPORTED };
-    const minor: 0 | 1 = vm[2] === '0' ? 0 : 1;
+    let minor: 0 | 1 = 1;
+    if (version !== 'HTTP/1.1') {
+      const vm = /^HTTP\/(\d)\.(\d)$/.exec(version);
+      if (!vm) return { kind: 'error', error: ERRORS.BAD_REQUEST_LINE };
+      if (vm[1] !== '1') return { kind: 'error', error: ERRORS.VERSION_NOT_SUPPORTED };
+      minor = vm[2] === '0' ? 0 : 1;
+    }
 
     if (lines.length - 1 > this.limits.maxHeaderCount) return { kind: 'error', error: ERRORS.HEADERS_TOO_LARGE };
     const headers: Array<[string, string]> = [];
@@ -254,7 +266,7 @@ export class RequestParser {
       const name = line.slice(0, colon);
       // RFC 9112 §5.1: no whitespace between field name and colon; MUST reject with 400.
       if (!isToken(name)) return { kind: 'error', error: ERRORS.BAD_HEADER };
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      const value = trimOws(line, colon + 1);
       if (!isFieldValue(value)) return { kind: 'error', error: ERRORS.BAD_HEADER };
       const lname = name.toLowerCase();
       if (SINGLETONS.has(lname) && seen.has(lname)) {
@@ -287,7 +299,7 @@ export class RequestParser {
       hasBody = Number(cl) > 0;
     }
 
-    const tokens = connection.split(',').map((t) => t.trim());
+    const tokens = connection === '' ? [] : connection.split(',').map((t) => t.trim());
     // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
     const keepAlive = tokens.includes('close') ? false : minor === 1 || tokens.includes('keep-alive');
 

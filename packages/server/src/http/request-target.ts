@@ -16,15 +16,32 @@ export type Route =
   | { kind: 'plain'; path: string[] }
   | { kind: 'error'; error: HttpErrorSpec };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
+/** 8-4-4-4-12 hex digits, either case (RFC 9562 §4). */
 export function isClientId(s: string): boolean {
-  return UUID.test(s);
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false;
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))) return false;
+  }
+  return true;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function decodeSegment(raw: string): string | HttpErrorSpec {
+  // Without "%" there is nothing to decode: the parser let only visible
+  // ASCII through (RFC 9112 §3.2), which is valid UTF-8 as it stands.
+  if (raw.indexOf('%') === -1) {
+    if (raw === '' || raw === '.' || raw === '..' || raw.indexOf('\\') !== -1) return ERRORS.BAD_PATH;
+    if (/[^\x21-\x7e]/.test(raw)) return decodeBytes(raw);
+    return raw;
+  }
+  return decodeBytes(raw);
+}
+
+function decodeBytes(raw: string): string | HttpErrorSpec {
   const bytes: number[] = [];
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
@@ -73,7 +90,8 @@ export function routeTarget(target: string): Route {
   const first = segments[0]!;
   // The raw (undecoded) first segment must itself look like a UUID, so an
   // encoded ID is a plain file name, never a session.
-  if (isClientId(rawSegments[0]!) && isClientId(first)) {
+  // (A raw UUID has no '%', so it is its own decoding: `first` is the same string.)
+  if (isClientId(rawSegments[0]!)) {
     const rest = segments.slice(1);
     if (rest.length === 0) return { kind: 'error', error: ERRORS.NOT_FOUND };
     return { kind: 'client', clientId: first.toLowerCase(), path: rest };

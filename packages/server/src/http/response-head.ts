@@ -40,9 +40,11 @@ export function httpDateNow(now = Date.now()): string {
   return cachedDate;
 }
 
-export function serializeHead(status: number, headers: HeaderList): Buffer {
+/** `fields`: field lines already serialized (CRLF included), after `headers`. */
+export function serializeHead(status: number, headers: HeaderList, fields = ''): Buffer {
   let out = `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\n`;
   for (const [name, value] of headers) out += `${name}: ${value}\r\n`;
+  out += fields;
   out += '\r\n';
   return Buffer.from(out, 'latin1');
 }

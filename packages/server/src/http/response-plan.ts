@@ -14,6 +14,36 @@ export interface RepresentationMeta {
   lastModified: Date;
   reprDigest: string;
   contentType: string;
+  /** This version's fixed fields, serialized once (versionFields); made here when absent. */
+  fields?: VersionFields | undefined;
+}
+
+/**
+ * The header fields of a response that depend only on the file version and
+ * the route, serialized once per version: a response then formats only
+ * Date, Content-Length and Content-Range or Mob-Resume-From. Each string is
+ * whole field lines, CRLF included. (Order among fields of different names
+ * carries no meaning, RFC 9110 §5.3.)
+ */
+export interface VersionFields {
+  /** Server, ETag, Last-Modified, Accept-Ranges, Cache-Control: 200, 206 and 304. */
+  client: string;
+  plain: string;
+  /** Content-Type and Repr-Digest: responses that carry the content. */
+  content: string;
+}
+
+export function versionFields(rep: Omit<RepresentationMeta, 'fields'>): VersionFields {
+  const common = (cacheControl: string): string =>
+    `Server: ${SERVER_NAME}\r\nETag: ${rep.etag}\r\nLast-Modified: ${rep.lastModified.toUTCString()}\r\nAccept-Ranges: bytes\r\nCache-Control: ${cacheControl}\r\n`;
+  return {
+    // Per-device responses are that device's business only; plain files may
+    // be stored by caches but are revalidated (we answer 304 to validators).
+    client: common('no-store, no-transform'),
+    plain: common('no-cache, no-transform'),
+    // RFC 9530 §3: the digest of the selected representation, the whole file.
+    content: `Content-Type: ${rep.contentType}\r\nRepr-Digest: ${rep.reprDigest}\r\n`,
+  };
 }
 
 export interface FileRequest {
@@ -36,7 +66,10 @@ export type FilePlan =
       start: number;
       length: number;
       via: Via;
+      /** The fields that vary per response (Date, Content-Length, …). */
       headers: HeaderList;
+      /** The version's fixed fields, serialized (see VersionFields). */
+      fields: string;
     }
   | { ok: false; error: HttpErrorSpec; extra: HeaderList };
 
@@ -89,42 +122,28 @@ function preconditions(req: FileRequest, rep: RepresentationMeta): 'ok' | 'faile
 }
 
 export function planFileResponse(req: FileRequest, rep: RepresentationMeta, now = Date.now()): FilePlan {
+  const fields = rep.fields ?? versionFields(rep);
+  const common = req.route === 'client' ? fields.client : fields.plain;
   const date = httpDateNow(now);
-  const common: HeaderList = [
-    ['Date', date],
-    ['Server', SERVER_NAME],
-    ['ETag', rep.etag],
-    ['Last-Modified', rep.lastModified.toUTCString()],
-    ['Accept-Ranges', 'bytes'],
-    // Per-device responses are that device's business only; plain files may
-    // be stored by caches but are revalidated (we answer 304 to validators).
-    ['Cache-Control', req.route === 'client' ? 'no-store, no-transform' : 'no-cache, no-transform'],
-  ];
 
   const pre = preconditions(req, rep);
   if (pre === 'failed') return { ok: false, error: ERRORS.PRECONDITION_FAILED, extra: [['ETag', rep.etag]] };
-  if (pre === 'not-modified') return { ok: true, status: 304, start: 0, length: 0, via: 'not-modified', headers: common };
+  if (pre === 'not-modified') return { ok: true, status: 304, start: 0, length: 0, via: 'not-modified', headers: [['Date', date]], fields: common };
 
-  const withBody = (status: 200 | 206, start: number, length: number, via: Via, extra: HeaderList): FilePlan => ({
+  const withBody = (status: 200 | 206, start: number, length: number, via: Via, extra: [string, string | number] | undefined): FilePlan => ({
     ok: true,
     status,
     start,
     length,
     via,
-    headers: [
-      ...common,
-      ['Content-Type', rep.contentType],
-      ['Content-Length', length],
-      ...extra,
-      // RFC 9530 §3: the digest of the selected representation, the whole file.
-      ['Repr-Digest', rep.reprDigest],
-    ],
+    headers: extra ? [['Date', date], ['Content-Length', length], extra] : [['Date', date], ['Content-Length', length]],
+    fields: common + fields.content,
   });
 
   // RFC 9110 §13.1.5: If-Range only counts together with Range; if it does
   // not match (or is weak, or a weak date), the Range is ignored: 200, byte 0.
-  const fresh = isRangeFresh(req.ifRange, { etag: rep.etag, lastModified: rep.lastModified, date: new Date(now) });
-  if (req.range !== undefined && !fresh) return withBody(200, 0, rep.size, 'full', req.route === 'client' ? [[RESUME_HEADER, 0]] : []);
+  const fresh = req.ifRange === undefined || isRangeFresh(req.ifRange, { etag: rep.etag, lastModified: rep.lastModified, date: new Date(now) });
+  if (req.range !== undefined && !fresh) return withBody(200, 0, rep.size, 'full', req.route === 'client' ? [RESUME_HEADER, 0] : undefined);
 
   const range = parseRange(rep.size, req.range);
   if (range.kind === 'unsatisfiable') {
@@ -133,14 +152,14 @@ export function planFileResponse(req: FileRequest, rep: RepresentationMeta, now 
   }
   if (range.kind === 'single') {
     const length = range.end - range.start + 1;
-    return withBody(206, range.start, length, 'range', [['Content-Range', contentRange(range.start, range.end, rep.size)]]);
+    return withBody(206, range.start, length, 'range', ['Content-Range', contentRange(range.start, range.end, rep.size)]);
   }
   if (req.route === 'client' && range.reason === 'absent') {
     // The seed's contract: without Range, the rest of the file from where the
     // ledger says this device is; an offset into another version counts as 0.
     const l = req.ledger;
     const start = l && l.etag === rep.etag && l.offset <= rep.size ? l.offset : 0;
-    return withBody(200, start, rep.size - start, 'ledger', [[RESUME_HEADER, start]]);
+    return withBody(200, start, rep.size - start, 'ledger', [RESUME_HEADER, start]);
   }
-  return withBody(200, 0, rep.size, 'full', req.route === 'client' ? [[RESUME_HEADER, 0]] : []);
+  return withBody(200, 0, rep.size, 'full', req.route === 'client' ? [RESUME_HEADER, 0] : undefined);
 }

@@ -72,6 +72,8 @@ export class Connection {
     socket.on('error', () => {});
     socket.on('timeout', () => socket.destroy());
     socket.once('close', () => {
+      // Ends any wait of a running transfer (pacing, drain, last write).
+      this.transfer?.wake();
       this.clearHeaderTimer();
       clearTimeout(this.lingerTimer);
       ctx.connections.delete(this);
@@ -244,17 +246,20 @@ export class Connection {
       }
       if (!known) return this.reject(ERRORS.UNKNOWN_CLIENT, req);
     }
-    const found = await this.ctx.catalog.open(segments);
+    // A file in the catalog's cache answers at once: no promise to wait for.
+    const opened = this.ctx.catalog.open(segments);
+    const found = opened instanceof Promise ? await opened : opened;
     if (!found.ok) return this.reject(found.error, req);
     const rep = found.rep;
     try {
       const ledger = clientId !== undefined && req.range === undefined ? await store.getProgress(clientId, rep.relPath) : undefined;
       const plan = planFileResponse({ route: clientId !== undefined ? 'client' : 'plain', headers: req.headers, range: req.range, ifRange: req.ifRange, ledger }, rep);
       if (!plan.ok) return this.reject(plan.error, req, plan.extra);
-      plan.headers.push(...persistence(req));
-      const headBuf = serializeHead(plan.status, plan.headers);
-      const base = { conn: this.id, remote: this.remote, clientId, path: rep.relPath, size: rep.size };
-      this.ctx.emit({ type: 'transfer-start', ...base, status: plan.status, via: plan.via, start: plan.start, length: plan.length, head: head || plan.status === 304 });
+      if (!req.keepAlive || req.minor === 0) plan.headers.push(...persistence(req));
+      const headBuf = serializeHead(plan.status, plan.headers, plan.fields);
+      const path = rep.relPath;
+      const size = rep.size;
+      this.ctx.emit({ type: 'transfer-start', conn: this.id, remote: this.remote, clientId, path, size, status: plan.status, via: plan.via, start: plan.start, length: plan.length, head: head || plan.status === 304 });
       if (head || plan.status === 304) {
         await this.write(headBuf);
         return req.keepAlive;
@@ -271,8 +276,10 @@ export class Connection {
       let stopReason: 'superseded' | 'stopped' | undefined;
       let wake!: () => void;
       // Ends any wait in the sender (pacing, drain): close, FIN or stop.
+      // (The socket's 'close' handler wakes the current transfer: a
+      // `this.closed.then(wake)` here would add a reaction per request to a
+      // promise that lives as long as the connection.)
       const interrupted = new Promise<void>((resolve) => (wake = resolve));
-      void this.closed.then(wake);
       const transfer: ActiveTransfer = {
         peerEnded: false,
         wake,
@@ -282,12 +289,14 @@ export class Connection {
         },
       };
       this.transfer = transfer;
+      if (this.socket.destroyed) wake();
       this.transferFrom = this.socket.bytesWritten;
       if (key !== undefined) this.ctx.transfers.set(key, transfer);
       const began = Date.now();
       const result = await sendSpan({
         socket: this.socket,
         handle: rep.handle,
+        bytes: rep.bytes,
         head: headBuf,
         start: plan.start,
         length: plan.length,
@@ -303,7 +312,7 @@ export class Connection {
       this.transfer = undefined;
       if (key !== undefined && this.ctx.transfers.get(key) === transfer) this.ctx.transfers.delete(key);
       const outcome = result.outcome === 'complete' ? 'complete' : result.outcome === 'file-error' ? 'file-error' : (stopReason ?? 'dropped');
-      this.ctx.emit({ type: 'transfer-end', ...base, outcome, start: plan.start, reached: plan.start + result.flushed, ms: Date.now() - began });
+      this.ctx.emit({ type: 'transfer-end', conn: this.id, remote: this.remote, clientId, path, size, outcome, start: plan.start, reached: plan.start + result.flushed, ms: Date.now() - began });
       if (outcome !== 'complete') {
         this.socket.destroy();
         return false;

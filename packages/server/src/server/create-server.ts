@@ -33,6 +33,11 @@ export interface ServerOptions {
    * file), so keep this under half the process's descriptor limit.
    */
   maxConnections?: number;
+  /**
+   * A file held in memory is checked for replacement at most this often
+   * (ms; default 100). 0 checks on every request.
+   */
+  revalidateMs?: number;
   /** How often expired sessions are swept (ms). */
   sweepIntervalMs?: number;
   parserLimits?: Partial<ParserLimits>;
@@ -64,7 +69,7 @@ export function createServer(options: ServerOptions): MobServer {
   const events = new EventEmitter();
   const store = options.store ?? new MemoryStore();
   const ctx: ServerContext = {
-    catalog: new FileCatalog(options.root),
+    catalog: new FileCatalog(options.root, options.revalidateMs === undefined ? {} : { revalidateMs: options.revalidateMs }),
     store,
     rate: options.rate && options.rate > 0 ? options.rate : undefined,
     parserLimits: { ...DEFAULT_LIMITS, ...options.parserLimits },
