@@ -140,7 +140,9 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs
     proc.stdout!.on('data', (d) => (stdout += d));
     proc.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
-    proc.once('exit', (code) => {
+    // 'close', not 'exit': the exit can be reported before the last of
+    // stdout is read, and a loaded machine made `json` undefined that way.
+    proc.once('close', (code) => {
       clearTimeout(timer);
       running.delete(proc);
       let json: unknown;
