@@ -138,6 +138,8 @@ test('the idle timeout does not fire while the reader holds the ring (the socket
     ex.close();
   }
   expect(Buffer.concat(got).equals(rep.body)).toBe(true);
+  // Pausing and resuming restart the timer; they never add a listener each time.
+  expect(ex.socket.listenerCount('timeout')).toBe(1);
 });
 
 test('a restart while the hash worker still reads the old prefix: a fresh hash, the right file', async () => {

@@ -158,7 +158,7 @@ function openRingExchange(o: ExchangeOptions, ring: ReadRing): Promise<Exchange>
     };
     const resume = (): void => {
       if (socket.destroyed) return;
-      socket.setTimeout(o.timeoutMs, onTimeout);
+      socket.setTimeout(o.timeoutMs);
       socket.resume();
     };
     // Node asks for the next read's buffer (`ring.region()`) right after
@@ -182,7 +182,9 @@ function openRingExchange(o: ExchangeOptions, ring: ReadRing): Promise<Exchange>
     };
     const socket = net.connect({ ...connectOptions(o), onread: { buffer: () => ring.region(), callback: onRead } });
     let settled = false;
-    socket.setTimeout(o.timeoutMs, onTimeout);
+    // One listener; pause() and resume() only stop and restart the timer.
+    socket.on('timeout', onTimeout);
+    socket.setTimeout(o.timeoutMs);
     // The region for the first read may still hold the last connection's bytes.
     if (!ring.hasRoom()) {
       socket.pause();
