@@ -23,7 +23,12 @@ function init(args)
   end
   local nthreads = tonumber(args[3])
   paths = {}
-  for i = tid + 1, #ids, nthreads do table.insert(paths, "/" .. ids[i] .. "/" .. args[2]) end
+  -- An id of "-" stands for the plain path: the same script drives both, so
+  -- both pay wrk's per-request Lua and differ only in the server's work.
+  for i = tid + 1, #ids, nthreads do
+    if ids[i] == "-" then table.insert(paths, "/" .. args[2])
+    else table.insert(paths, "/" .. ids[i] .. "/" .. args[2]) end
+  end
 end
 
 function request()
