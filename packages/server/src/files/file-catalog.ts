@@ -76,7 +76,15 @@ interface OpenEntry {
   resolvedAt: number;
   /** When the file was last stat-ed and found to be this version. */
   checkedAt: number;
+  /** When the budget took its contents away (undefined while held, or never held). */
+  droppedAt?: number | undefined;
 }
+
+/**
+ * The catalog's clock for its windows: monotonic, so a wall clock stepped
+ * back (NTP, a VM resumed) cannot stretch the revalidation window.
+ */
+const clock = (): number => performance.now();
 
 /** How long a resolved real path is trusted before it is resolved again (ms). */
 const RESOLVE_TTL = 1000;
@@ -154,7 +162,7 @@ export class FileCatalog {
     const relPath = segments.join('/');
     const hit = this.openFiles.get(relPath);
     if (hit && !hit.dead) {
-      const now = Date.now();
+      const now = clock();
       if (now - hit.resolvedAt < RESOLVE_TTL) {
         // (Inside the window the entry keeps its place in the LRU order: it
         // moved to the end when it was last checked, at most revalidateMs
@@ -166,7 +174,10 @@ export class FileCatalog {
         } catch {
           key = undefined;
         }
-        if (key === hit.key) {
+        // A file the budget pushed out of memory comes back, at most once
+        // per window, when it is asked for again: it is the most recently
+        // used now, and the LRU rule makes room from the others.
+        if (key === hit.key && !this.wantsRefill(hit, now)) {
           hit.checkedAt = now;
           return { ok: true, rep: this.lease(hit, relPath) };
         }
@@ -200,19 +211,21 @@ export class FileCatalog {
     if (old && !old.dead) {
       // Not resolved for RESOLVE_TTL: the same real file, unchanged, keeps
       // its entry, its descriptor and its bytes.
+      // The window starts when the check does, not when it returns.
+      const checked = clock();
       const same = await this.stillSame(old, segments);
       if (!old.dead) {
-        if (same) {
-          old.resolvedAt = old.checkedAt = Date.now();
+        if (same && !this.wantsRefill(old, checked)) {
+          old.resolvedAt = old.checkedAt = checked;
           return { ok: true, entry: old };
         }
         this.retire(relPath, old);
       }
     }
+    const now = clock();
     const found = await this.openSlow(segments);
     if (!found.ok) return found;
     const { real, key, rep } = found;
-    const now = Date.now();
     const entry: OpenEntry = { real, key, rep, refs: 0, dead: false, resolvedAt: now, checkedAt: now };
     const prev = this.openFiles.get(relPath);
     if (prev) this.retire(relPath, prev);
@@ -232,6 +245,11 @@ export class FileCatalog {
     }
     if (this.heldBytes > this.limits.maxCachedBytes) this.dropBytes(entry);
     return { ok: true, entry };
+  }
+
+  /** Pushed out of memory by the budget, small enough, and not in the last window. */
+  private wantsRefill(entry: OpenEntry, now: number): boolean {
+    return !entry.rep.bytes && entry.droppedAt !== undefined && entry.rep.size <= this.limits.maxCachedFile && now - entry.droppedAt >= this.limits.revalidateMs;
   }
 
   /** Does the path still lead, below the root, to the version `entry` holds? */
@@ -266,6 +284,7 @@ export class FileCatalog {
     if (!entry.rep.bytes) return;
     this.heldBytes -= entry.rep.bytes.length;
     entry.rep.bytes = undefined;
+    entry.droppedAt = clock();
   }
 
   private retire(relPath: string, entry: OpenEntry): void {

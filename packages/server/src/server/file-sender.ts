@@ -136,7 +136,9 @@ async function sendChunks(s: SendSpan): Promise<SendResult> {
   // A short response (a resume near the end, a small file) is read on the
   // event loop: from the page cache that is a memcpy of microseconds, while
   // a trip through libuv's pool costs more than the copy. Large spans go
-  // through the pool, chunk by chunk, so a slow disk never stalls the loop.
+  // through the pool, chunk by chunk, except their first 64 KiB (below):
+  // on a slow disk with a cold cache, that first read blocks the loop for
+  // one seek, the price of a faster first byte after a reconnect.
   const syncRead = s.length <= SYNC_READ_MAX;
   const read = async (at: number, most: number, sync = syncRead): Promise<{ buf: Buffer; n: number; pooled?: Buffer } | 'error'> => {
     // From memory: a view, no copy (the buffer is never written to).
