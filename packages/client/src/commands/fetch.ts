@@ -6,6 +6,7 @@ import { parseSize, formatBytes, parseDuration } from '@mobserve/common';
 import { makePalette } from '@mobserve/common/color';
 import { download, type DownloadOptions, type DownloadSummary } from '../download.js';
 import { EXIT, MobgetError } from '../errors.js';
+import { reportError } from './report-error.js';
 import { lineView, silentView, type View } from '../cli/progress-view.js';
 
 export interface FetchFlags {
@@ -104,12 +105,6 @@ export async function fetchCommand(target: string, flags: FetchFlags): Promise<n
     return EXIT.OK;
   } catch (e) {
     view.stop();
-    const known = e instanceof MobgetError;
-    const code = known ? e.code : 'MOBGET_INTERNAL';
-    const exitCode = known ? e.exitCode : EXIT.INTERNAL;
-    const message = known ? e.message : `unexpected error: ${(e as Error).stack ?? String(e)}`;
-    if (flags.json) process.stdout.write(`${JSON.stringify({ error: { code, message, exitCode } })}\n`);
-    process.stderr.write(`${err.red('mobget:')} ${message}\n`);
-    return exitCode;
+    return reportError(e, flags.json, err);
   }
 }

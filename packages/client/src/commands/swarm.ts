@@ -7,6 +7,7 @@
  */
 import { makePalette } from '@mobserve/common/color';
 import { EXIT, exitCodeFor, MobgetError } from '../errors.js';
+import { reportError } from './report-error.js';
 import { swarm, type SwarmSummary } from '../swarm.js';
 import { liveLineView, periodicLineView, type SwarmView } from '../cli/swarm-view.js';
 import { toOptions, type FetchFlags } from './fetch.js';
@@ -74,12 +75,6 @@ export async function swarmCommand(target: string, flags: SwarmFlags): Promise<n
     return exitCodeOf(summary);
   } catch (e) {
     view?.stop();
-    const known = e instanceof MobgetError;
-    const code = known ? e.code : 'MOBGET_INTERNAL';
-    const exitCode = known ? e.exitCode : EXIT.INTERNAL;
-    const message = known ? e.message : `unexpected error: ${(e as Error).stack ?? String(e)}`;
-    if (flags.json) process.stdout.write(`${JSON.stringify({ error: { code, message, exitCode } })}\n`);
-    process.stderr.write(`${err.red('mobget:')} ${message}\n`);
-    return exitCode;
+    return reportError(e, flags.json, err);
   }
 }
