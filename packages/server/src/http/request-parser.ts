@@ -213,30 +213,14 @@ export class RequestParser {
     return lineLen > this.limits.maxRequestLine ? ERRORS.URI_TOO_LONG : ERRORS.HEADERS_TOO_LARGE;
   }
 
-  /** Finds a bare CR or LF in buf[from, upto). A trailing lone CR may be the start of CRLF. */
-  private scanLineEndings(buf: Buffer, from: number, upto: number): HttpErrorSpec | undefined {
-    // Step back onto a CR that may pair with an LF at `from`.
-    let i = from > 0 && buf[from - 1] === CR ? from - 1 : from;
-    for (; i < upto; i++) {
-      const c = buf[i];
-      if (c === CR) {
-        if (i + 1 === upto) return undefined;
-        if (buf[i + 1] !== LF) return ERRORS.BARE_CR;
-        i++;
-      } else if (c === LF) {
-        return ERRORS.BARE_LF;
-      }
-    }
-    return undefined;
-  }
-
+  /**
+   * The head, up to its empty line. firstError() has already seen every byte
+   * of it: no bare CR or LF, and a request line within maxRequestLine.
+   */
   private parseHead(head: Buffer): ParseEvent {
-    const lineErr = this.scanLineEndings(head, 0, head.length);
-    if (lineErr) return { kind: 'error', error: lineErr };
     const text = head.toString('latin1');
     const lines = text.split('\r\n');
     const requestLine = lines[0] ?? '';
-    if (requestLine.length > this.limits.maxRequestLine) return { kind: 'error', error: ERRORS.URI_TOO_LONG };
 
     // RFC 9112 §3: request-line = method SP request-target SP HTTP-version
     const parts = requestLine.split(' ');
