@@ -180,9 +180,9 @@ export class FileStore implements ProgressStore {
     // Expired clients go first, so that trimming to maxClients (lower than
     // the log was written with) never evicts a live one in their place.
     const swept = table.sweep(now);
-    table.trim();
+    // (A first-format ledger may also evict while replayed; it is rewritten anyway.)
+    const dropped = swept + table.trim();
     table.fit();
-    const dropped = swept + table.evictions;
     const recovery: Recovery = { records: replayed.records, discardedBytes: fileBytes - replayed.goodBytes, problem: replayed.problem };
 
     const store = new FileStore(opts, recovery, table);

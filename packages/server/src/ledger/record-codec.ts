@@ -88,7 +88,7 @@ export function crc32(b: Uint8Array, start: number, end: number): number {
 const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
 /** CRC-32 of `b[start..end)` in JavaScript, byte by byte through the table. */
-export function crc32Loop(b: Uint8Array, start: number, end: number): number {
+function crc32Loop(b: Uint8Array, start: number, end: number): number {
   let c = -1;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
@@ -115,10 +115,6 @@ export class FrameWriter {
 
   constructor(initial = 4096) {
     this.buf = Buffer.allocUnsafe(initial);
-  }
-
-  get length(): number {
-    return this.at;
   }
 
   /** The bytes written so far; the writer starts over. */

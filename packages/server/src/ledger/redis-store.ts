@@ -178,6 +178,8 @@ export class RedisStore implements ProgressStore {
   readonly description: string;
   private readonly limits: StoreLimits;
   private readonly prefix: string;
+  /** KEYS[1..5] of every script (fresh, used, seq, nfiles, files); the client's key follows when there is one. */
+  private readonly indexKeys: readonly string[];
   private closed = false;
 
   constructor(
@@ -187,6 +189,7 @@ export class RedisStore implements ProgressStore {
     const { prefix = 'mobserve:', description = 'redis', ...limits } = options;
     this.limits = { ...DEFAULT_STORE_LIMITS, ...limits };
     this.prefix = prefix;
+    this.indexKeys = ['fresh', 'used', 'seq', 'nfiles', 'files'].map((k) => `${prefix}${k}`);
     this.description = description;
   }
 
@@ -239,10 +242,8 @@ export class RedisStore implements ProgressStore {
 
   /** EVALSHA, loading the script on the first NOSCRIPT (after a Redis restart too). */
   private async run(name: ScriptName, clientId: string | undefined, extra: string[]): Promise<unknown> {
-    const p = this.prefix;
-    const keys = [`${p}fresh`, `${p}used`, `${p}seq`, `${p}nfiles`, `${p}files`];
-    if (clientId !== undefined) keys.push(this.clientKey(clientId));
-    const args = [...keys, p, String(this.limits.ttlMs), clientId ?? '', ...extra];
+    const keys = clientId !== undefined ? [...this.indexKeys, this.clientKey(clientId)] : this.indexKeys;
+    const args = [...keys, this.prefix, String(this.limits.ttlMs), clientId ?? '', ...extra];
     const { lua, sha } = COMPILED[name];
     try {
       return await this.client.evalsha(sha, keys.length, ...args);

@@ -205,8 +205,6 @@ export class SessionTable {
 
   /** The ID being looked up (scratch: no allocation per call). */
   private readonly key = new Uint32Array(4);
-  /** Clients evicted to respect maxClients, since the table was made. */
-  evictions = 0;
   /**
    * Called with a client's slot just before the table forgets it by itself:
    * evicted by create, expired by touch or sweep, replaced by create of the
@@ -299,7 +297,11 @@ export class SessionTable {
    */
   advanceSlot(clientId: string, path: string, ticket: number, offset: number): number {
     checkCount(offset, 'offset');
-    const f = this.findFile(this.findId(clientId), path);
+    return this.moveIfOwned(this.findFile(this.findId(clientId), path), ticket, offset);
+  }
+
+  /** The rule of advance, live and in replay: only the ticket that owns file slot `f` moves it, never past the size. */
+  private moveIfOwned(f: number, ticket: number, offset: number): number {
     if (f === NONE || this.fTicket[f] !== ticket) return NONE;
     this.fOffset[f] = Math.min(offset, this.fSize[f]!);
     return f;
@@ -381,10 +383,7 @@ export class SessionTable {
   /** Replay: moves an entry if `ticket` owns it (newest wins, as live). */
   advanceBytes(bytes: Uint8Array, at: number, path: string, offset: number, ticket: number): boolean {
     this.keyFromBytes(bytes, at);
-    const f = this.findFile(this.findKey(), path);
-    if (f === NONE || this.fTicket[f] !== ticket) return false;
-    this.fOffset[f] = Math.min(offset, this.fSize[f]!);
-    return true;
+    return this.moveIfOwned(this.findFile(this.findKey(), path), ticket, offset) !== NONE;
   }
 
   /**
@@ -530,7 +529,6 @@ export class SessionTable {
       this.forget(victim);
       evicted++;
     }
-    this.evictions += evicted;
     return evicted;
   }
 

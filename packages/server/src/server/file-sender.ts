@@ -230,7 +230,7 @@ function release(buf: Buffer): void {
  * random moments, server at --rate 20k: 5 of 10 exact with 2 KiB chunks, 4
  * of 10 with 4 KiB chunks, 10 of 10 with 16 KiB chunks.
  */
-export function pacedChunk(rate: number): number {
+function pacedChunk(rate: number): number {
   const BLOCK = 16384;
   const tenth = Math.floor(rate / 10);
   if (tenth < BLOCK) return Math.max(1, Math.min(rate, BLOCK));
