@@ -8,6 +8,7 @@ export { openStore, parseStoreSpec, type StoreSpec } from './ledger/open-store.j
 export { RequestParser, DEFAULT_LIMITS, type ParsedRequest, type ParseEvent, type ParserLimits } from './http/request-parser.js';
 export { parseRange, type RangeResult } from './http/byte-range.js';
 export { isRangeFresh, parseEntityTag, strongMatch } from './http/entity-tag.js';
-export { routeTarget, isClientId, type Route } from './http/request-target.js';
+export { routeTarget, type Route } from './http/request-target.js';
+export { isClientId } from './http/client-id.js';
 export { ERRORS, type HttpErrorSpec } from './http/errors.js';
 export { RESUME_HEADER } from './http/response-plan.js';

@@ -28,7 +28,7 @@ export type MakeStore = (opts: StoreOptions) => Promise<StoreUnderTest>;
 export interface ContractOptions {
   /**
    * What the store does with a client id that is not a canonical UUID (the
-   * server only ever passes UUIDs: request-target.ts isClientId).
+   * server only ever passes UUIDs: http/client-id.ts isClientId).
    * 'refused': createClient rejects with a TypeError whose code is
    * INVALID_CLIENT_ID (a programmer error), and such an id is unknown to
    * every other call. 'accepted': it is a client like any other.

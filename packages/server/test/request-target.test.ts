@@ -4,7 +4,8 @@
  * bytes seem to name, must be refused before the file system sees it.
  */
 import { ERRORS } from '../src/http/errors.js';
-import { isClientId, routeTarget, type Route } from '../src/http/request-target.js';
+import { isClientId } from '../src/http/client-id.js';
+import { routeTarget, type Route } from '../src/http/request-target.js';
 
 const ID = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
 const ID_UPPER = ID.toUpperCase();

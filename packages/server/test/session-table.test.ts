@@ -5,7 +5,8 @@
  * over long random runs, then what only the compact structure can get
  * wrong: slot and index reuse, growth, dictionaries, replay by bytes.
  */
-import { FRESH, InvalidClientIdError, NO_SLOT, parseClientId, formatClientId, SessionTable, USED } from '../src/ledger/session-table.js';
+import { formatClientId, parseClientId } from '../src/http/client-id.js';
+import { FRESH, InvalidClientIdError, NO_SLOT, SessionTable, USED } from '../src/ledger/session-table.js';
 import type { Progress, StoreLimits, TransferStart } from '../src/ledger/progress-store.js';
 
 const A = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';

@@ -8,6 +8,7 @@
  * UTF-8 (so also overlong forms), empty segments. Hidden names (".x") are
  * not served either; the file layer rechecks containment after symlinks.
  */
+import { isClientId } from './client-id.js';
 import { ERRORS, type HttpErrorSpec } from './errors.js';
 
 export type Route =
@@ -15,18 +16,6 @@ export type Route =
   | { kind: 'client'; clientId: string; path: string[] }
   | { kind: 'plain'; path: string[] }
   | { kind: 'error'; error: HttpErrorSpec };
-
-/** 8-4-4-4-12 hex digits, either case (RFC 9562 §4). */
-export function isClientId(s: string): boolean {
-  if (s.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = s.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 0x2d) return false;
-    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))) return false;
-  }
-  return true;
-}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -8,7 +8,7 @@
  * bytes of slots and 8 of hash index per paused session, plus the slack of
  * doubling):
  *
- * - Client IDs are canonical UUIDs (request-target.ts `isClientId`; the server
+ * - Client IDs are canonical UUIDs (http/client-id.ts; the server
  *   makes them with crypto.randomUUID), kept as 16 bytes (four u32 words).
  *   Any other string is a programmer error (InvalidClientIdError) when
  *   created, and simply unknown when looked up. Hex case does not matter.
@@ -34,6 +34,7 @@
  *   never-used IDs, never a device's paused download, until the table holds
  *   nothing but paused downloads (docs/DESIGN.md).
  */
+import { formatClientId, parseClientId } from '../http/client-id.js';
 import type { Progress, StoreLimits, TransferStart } from './progress-store.js';
 
 /** A client ID that is not a canonical UUID was handed to a store: a programmer error. */
@@ -55,52 +56,6 @@ export const USED = 2;
 const MIN_CAPACITY = 64;
 /** Tickets saturate here (u32). */
 export const MAX_TICKET = 0xffff_ffff;
-
-// ---- IDs: 36-character UUID text <-> four u32 words (big-endian bytes) ----
-
-const HEX = new Int8Array(128).fill(-1);
-for (let i = 0; i < 10; i++) HEX[48 + i] = i;
-for (let i = 0; i < 6; i++) {
-  HEX[65 + i] = 10 + i;
-  HEX[97 + i] = 10 + i;
-}
-
-/** Hex value of `n` digits of `s` from `at`, or -1. */
-function hexWord(s: string, at: number, n: number): number {
-  let w = 0;
-  for (let i = at; i < at + n; i++) {
-    const c = s.charCodeAt(i);
-    const v = c < 128 ? HEX[c]! : -1;
-    if (v < 0) return -1;
-    w = (w << 4) | v;
-  }
-  return w >>> 0;
-}
-
-/** Parses a UUID into `out[0..3]`; false if it is not one. */
-export function parseClientId(s: string, out: Uint32Array): boolean {
-  if (typeof s !== 'string' || s.length !== 36) return false;
-  if (s.charCodeAt(8) !== 45 || s.charCodeAt(13) !== 45 || s.charCodeAt(18) !== 45 || s.charCodeAt(23) !== 45) return false;
-  const w0 = hexWord(s, 0, 8);
-  const a = hexWord(s, 9, 4);
-  const b = hexWord(s, 14, 4);
-  const c = hexWord(s, 19, 4);
-  const d = hexWord(s, 24, 4);
-  const w3 = hexWord(s, 28, 8);
-  if (w0 < 0 || a < 0 || b < 0 || c < 0 || d < 0 || w3 < 0) return false;
-  out[0] = w0;
-  out[1] = (a << 16) | b;
-  out[2] = (c << 16) | d;
-  out[3] = w3;
-  return true;
-}
-
-/** The canonical (lower-case) text of an ID held as four words. */
-export function formatClientId(w: ArrayLike<number>): string {
-  const h = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
-  const s = h(w[0]!) + h(w[1]!) + h(w[2]!) + h(w[3]!);
-  return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
-}
 
 function hashWords(w0: number, w1: number, w2: number, w3: number): number {
   // Random v4 UUIDs need little mixing, but IDs made by hand (tests, the
