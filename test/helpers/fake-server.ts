@@ -9,6 +9,7 @@
  * request is recorded in order; `close()` destroys every socket.
  */
 import * as net from 'node:net';
+import { freePort } from './system-tools.js';
 import { createHash } from 'node:crypto';
 
 export interface FakeRequest {
@@ -100,17 +101,8 @@ function parseRequest(head: string): FakeRequest | undefined {
   return { method: m[1]!, target: m[2]!, headers };
 }
 
-/** A port nothing listens on (bound, then released). */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port nothing listens on (bound, then released): the free-port helper's port. */
+export const closedPort = freePort;
 
 // ---------------------------------------------------------------------------
 // Responses

@@ -171,6 +171,11 @@ export function defaultOutput(target: Target): string {
   return name && name !== '.' && name !== '..' && !name.includes('/') ? name : 'index.html';
 }
 
+/** A file name as a URL path: each segment percent-encoded, the slashes kept. */
+function encodeName(name: string): string {
+  return name.split('/').map(encodeURIComponent).join('/');
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -249,8 +254,7 @@ class Download {
   private fileUrl(): URL {
     if (this.redirectedTo) return this.redirectedTo;
     if (this.target.mode === 'plain') return this.target.url;
-    const name = this.target.name.split('/').map(encodeURIComponent).join('/');
-    return new URL(`/${this.clientId}/${name}`, this.base());
+    return new URL(`/${this.clientId}/${encodeName(this.target.name)}`, this.base());
   }
 
   private stateNow(): ResumeState {
@@ -654,7 +658,7 @@ class Download {
     if (this.target.mode !== 'session' || this.redirectedTo !== undefined) {
       throw new MobgetError('MOBGET_PROTOCOL', `${reason}; pass the file's full URL to download it without the ledger`);
     }
-    const url = new URL(`/${this.target.name.split('/').map(encodeURIComponent).join('/')}`, this.base());
+    const url = new URL(`/${encodeName(this.target.name)}`, this.base());
     this.emit({ type: 'fallback', reason, url: url.href });
     return { kind: 'redirect', url };
   }

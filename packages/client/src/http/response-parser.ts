@@ -42,7 +42,6 @@ export class ResponseParser {
   private buf: Buffer = Buffer.alloc(0);
   private left = 0;
   private readonly maxHeaderBytes: number;
-  private head: ResponseHead | undefined;
 
   constructor(private readonly opts: ResponseParserOptions) {
     this.maxHeaderBytes = opts.maxHeaderBytes ?? 64 * 1024;
@@ -199,8 +198,7 @@ export class ResponseParser {
       contentLength = Number(only);
     } else framing = 'close';
 
-    this.head = { status, reason: m[3] ?? '', minor: Number(m[1]), headers, framing, contentLength };
-    out.push({ type: 'head', head: this.head });
+    out.push({ type: 'head', head: { status, reason: m[3] ?? '', minor: Number(m[1]), headers, framing, contentLength } });
     if (framing === 'none' || (framing === 'length' && contentLength === 0)) {
       this.state = 'done';
       out.push({ type: 'end' });
