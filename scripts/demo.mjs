@@ -4,18 +4,18 @@
 // result, then replay the seed report's curl demo. Run with `pnpm demo`
 // (which builds first). Everything runs on 127.0.0.1 and stops at the end.
 import { spawn, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256File } from './bench/lib/files.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MOBSERVE = path.join(repo, 'packages/server/dist/bin/mobserve.js');
 const MOBGET = path.join(repo, 'packages/client/dist/bin/mobget.js');
 const WORD = path.join(repo, 'fixtures/word.doc');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mob-demo-'));
-const sha = (p) => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+const sha = sha256File;
 const say = (s = '') => process.stdout.write(`${s}\n`);
 const step = (s) => say(`\n\x1b[1m== ${s}\x1b[0m`);
 

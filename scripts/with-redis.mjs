@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './bench/lib/net.mjs';
 
 const [cmd, ...args] = process.argv.slice(2);
 if (!cmd) {
@@ -17,16 +18,6 @@ if (!cmd) {
 }
 
 const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => fs.existsSync(p)) ?? 'redis-server';
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 
 /** Resolves once redis answers PING on the port, rejects if it exits first or takes too long. */
 const waitReady = (port, redis) =>

@@ -13,7 +13,6 @@
 //
 // Cases: 1 bulk throughput, 2 resume rate, 3 cost of a drop, 4 many
 // devices, 5 the ledger (see cases/*.mjs).
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -25,6 +24,7 @@ import { ledger } from './cases/ledger.mjs';
 import { manyDevices } from './cases/many-devices.mjs';
 import { resumeRate } from './cases/resume-rate.mjs';
 import { scaleOut } from './cases/scale-out.mjs';
+import { sha256File } from './lib/files.mjs';
 import { shutdown, stopAll } from './lib/processes.mjs';
 import { finalize, table } from './lib/report.mjs';
 import { CLIENT_LIB, MOBGET, MOBSERVE, REPO, SERVER_LIB } from './lib/servers.mjs';
@@ -86,7 +86,6 @@ const scratch = [];
 const removeScratch = () => {
   for (const d of scratch) fs.rmSync(d, { recursive: true, force: true });
 };
-const sha256 = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
 async function main() {
   const opts = options();
@@ -123,10 +122,10 @@ async function main() {
       root,
       big,
       bigSize,
-      bigSha: fs.existsSync(big) ? sha256(big) : undefined,
+      bigSha: fs.existsSync(big) ? sha256File(big) : undefined,
       word,
       wordSize: fs.statSync(word).size,
-      wordSha: sha256(word),
+      wordSha: sha256File(word),
     };
     const ctx = { tmp, runs: opts.runs, quick: opts.quick, tools, files, log };
 

@@ -3,10 +3,10 @@
 // runs), each device with random drops (its own seed), against one
 // mobserve with the memory ledger. Every file is checked against the source
 // by SHA-256; the server's peak RSS comes from VmHWM in /proc/<pid>/status.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sha256File } from '../lib/files.mjs';
 import { stop } from '../lib/processes.mjs';
 import { CLIENT_LIB, startMobserve } from '../lib/servers.mjs';
 
@@ -39,7 +39,7 @@ export async function manyDevices(ctx) {
       let ok = 0;
       for (const f of fs.readdirSync(dir)) {
         if (!f.endsWith('word.doc')) continue;
-        const sha = createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex');
+        const sha = sha256File(path.join(dir, f));
         if (sha === files.wordSha) ok++;
         else if (errors.length < 5) errors.push(`${f}: sha256 ${sha} differs from the source`);
       }

@@ -7,20 +7,12 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { runOk, startServer, stop } from '../lib/processes.mjs';
-import { CLIENT_LIB, freePort, MOBSERVE, startMobserve } from '../lib/servers.mjs';
+import { sha256File } from '../lib/files.mjs';
+import { canConnect, freePort } from '../lib/net.mjs';
+import { CLIENT_LIB, MOBSERVE, startMobserve } from '../lib/servers.mjs';
 import { CONNECTIONS, IDS, LUA, makeIds, parseWrk, RANGE_FROM, THREADS } from './resume-rate.mjs';
-
-const canConnect = (port) =>
-  new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 
 /** One Redis command over a raw socket (INFO memory, FLUSHALL): enough for a benchmark. */
 function redisCommand(port, ...words) {
@@ -109,7 +101,7 @@ export async function scaleOut(ctx) {
     for (const [d, r] of results.entries()) {
       if (r.status !== 'fulfilled') continue;
       handoffs += r.value.drops;
-      if (createHash('sha256').update(fs.readFileSync(path.join(dir, `d${d}.doc`))).digest('hex') === files.wordSha) verified++;
+      if (sha256File(path.join(dir, `d${d}.doc`)) === files.wordSha) verified++;
     }
     fs.rmSync(dir, { recursive: true, force: true });
     log(`  1000 downloads over 2 instances: ${verified} verified, ${handoffs} handoffs, ${handoffSeconds.toFixed(2)} s`);

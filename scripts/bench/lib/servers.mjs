@@ -2,10 +2,12 @@
 // mobserve (the built binary), nginx (one worker, sendfile, generated
 // config in the tmp dir) and the node:http baseline.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canConnect, freePort } from './net.mjs';
 import { startServer } from './processes.mjs';
+
+export { freePort };
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MOBSERVE = path.join(REPO, 'packages/server/dist/bin/mobserve.js');
@@ -25,28 +27,6 @@ export async function startMobserve(root, store = 'memory') {
 export async function startNodeHttp(root) {
   const s = await startServer('node-http baseline', process.execPath, [BASELINE, '--port', '0', '--root', root], { ready: listening });
   return { child: s.child, url: s.value, pid: s.child.pid };
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** nginx, 1 worker, sendfile on, access_log off, daemon off, user root; config in `dir`. */
