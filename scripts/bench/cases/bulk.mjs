@@ -3,8 +3,8 @@
 // Client side: mobget vs curl vs wget, each fetching from nginx to a file.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { run, runOk, stop } from '../lib/processes.mjs';
-import { MOBGET, startMobserve, startNginx, startNodeHttp } from '../lib/servers.mjs';
+import { runOk, stop } from '../lib/processes.mjs';
+import { mobgetJson, startMobserve, startNginx, startNodeHttp } from '../lib/servers.mjs';
 import { mbps } from '../lib/stats.mjs';
 
 async function curlSpeed(curl, url) {
@@ -46,14 +46,7 @@ export async function bulk(ctx) {
       curl: () => runOk(tools.curl, ['-s', '-o', out, fileUrl]),
       wget: () => runOk(tools.wget, ['-q', '-O', out, fileUrl]),
       mobget: async () => {
-        const r = await run(process.execPath, [MOBGET, 'fetch', fileUrl, '-o', out, '--json', '--no-color']);
-        let s;
-        try {
-          s = JSON.parse(r.stdout.trim().split('\n').pop());
-        } catch {
-          throw new Error(`mobget exited with ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
-        }
-        if (r.code !== 0 || !s.verified) throw new Error(`mobget exited with ${r.code}: ${JSON.stringify(s.error ?? s)}`);
+        const { s, r } = await mobgetJson([fileUrl, '-o', out]);
         if (s.sha256 !== files.bigSha) throw new Error(`mobget wrote the wrong bytes (sha256 ${s.sha256})`);
         mobgetOwn.push(mbps(s.bytes, s.seconds));
         return r;

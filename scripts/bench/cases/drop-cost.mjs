@@ -7,24 +7,19 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { run, stop } from '../lib/processes.mjs';
-import { CLIENT_LIB, MOBGET, startMobserve } from '../lib/servers.mjs';
+import { stop } from '../lib/processes.mjs';
+import { CLIENT_LIB, mobgetJson, startMobserve } from '../lib/servers.mjs';
 import { mbps, median, percentile } from '../lib/stats.mjs';
 
 const DROP_EVERY = 1024 * 1024;
 
 async function mobgetCli(url, name, out, extra) {
   fs.rmSync(out, { force: true });
-  const r = await run(process.execPath, [MOBGET, 'fetch', name, '--server', url, '-o', out, '--json', '--no-color', ...extra]);
-  fs.rmSync(out, { force: true });
-  let s;
   try {
-    s = JSON.parse(r.stdout.trim().split('\n').pop());
-  } catch {
-    throw new Error(`mobget exited with ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+    return (await mobgetJson([name, '--server', url, '-o', out, ...extra], `mobget ${extra.join(' ')}`)).s;
+  } finally {
+    fs.rmSync(out, { force: true });
   }
-  if (r.code !== 0 || !s.verified) throw new Error(`mobget ${extra.join(' ')} exited with ${r.code}: ${JSON.stringify(s.error ?? s)}`);
-  return s;
 }
 
 /** Milliseconds of `n` bare TCP connects to the server's port (connect → 'connect'). */

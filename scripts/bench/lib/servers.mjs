@@ -5,9 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canConnect, freePort } from './net.mjs';
-import { startServer } from './processes.mjs';
-
-export { freePort };
+import { run, startServer } from './processes.mjs';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const MOBSERVE = path.join(REPO, 'packages/server/dist/bin/mobserve.js');
@@ -15,6 +13,23 @@ export const MOBGET = path.join(REPO, 'packages/client/dist/bin/mobget.js');
 export const CLIENT_LIB = path.join(REPO, 'packages/client/dist/index.js');
 export const SERVER_LIB = path.join(REPO, 'packages/server/dist/index.js');
 const BASELINE = path.join(REPO, 'scripts/bench/node-http-baseline.mjs');
+
+/**
+ * Runs `mobget fetch ARGS --json --no-color` to completion; resolves with
+ * its summary and the process result, rejects unless it exited 0 verified.
+ * `label` names the run in the error.
+ */
+export async function mobgetJson(args, label = 'mobget') {
+  const r = await run(process.execPath, [MOBGET, 'fetch', ...args, '--json', '--no-color']);
+  let s;
+  try {
+    s = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    throw new Error(`${label} exited with ${r.code}: ${r.stderr.trim().slice(0, 300)}`);
+  }
+  if (r.code !== 0 || !s.verified) throw new Error(`${label} exited with ${r.code}: ${JSON.stringify(s.error ?? s)}`);
+  return { s, r };
+}
 
 const listening = (out) => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
 
