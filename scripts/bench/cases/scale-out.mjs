@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { runOk, startServer, stop } from '../lib/processes.mjs';
 import { sha256File } from '../lib/files.mjs';
 import { canConnect, freePort } from '../lib/net.mjs';
-import { CLIENT_LIB, MOBSERVE, startMobserve } from '../lib/servers.mjs';
+import { CLIENT_LIB, startMobserve } from '../lib/servers.mjs';
 import { CONNECTIONS, IDS, LUA, makeIds, parseWrk, RANGE_FROM, THREADS } from './resume-rate.mjs';
 
 /** One Redis command over a raw socket (INFO memory, FLUSHALL): enough for a benchmark. */
@@ -51,14 +51,9 @@ export async function scaleOut(ctx) {
     const got = {};
     let bytesPerSession = NaN;
     for (const workers of [1, 2]) {
-      const mob = await startServer(`mobserve --workers ${workers}`, process.execPath, [MOBSERVE, '--port', '0', '--root', files.root, '--store', store, '--workers', String(workers), '-q', '--no-color'], {
-        ready: (out) => {
-          const m = [...out.matchAll(/listening on (http:\/\/127\.0\.0\.1:\d+)/g)];
-          return m.length >= workers ? m[0][1] : undefined;
-        },
-      });
+      const mob = await startMobserve(files.root, store, { workers });
       started.push(mob);
-      const url = mob.value;
+      const url = mob.url;
       const before = await usedMemory(redisPort);
       const ids = await makeIds(url, IDS);
       // Each id resumes once, so the ledger holds one file entry per session.

@@ -33,9 +33,18 @@ export async function mobgetJson(args, label = 'mobget') {
 
 const listening = (out) => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
 
-/** mobserve --port 0 --root DIR --store SPEC -q; resolves { child, url }. */
-export async function startMobserve(root, store = 'memory') {
-  const s = await startServer('mobserve', process.execPath, [MOBSERVE, '--port', '0', '--root', root, '--store', store, '-q', '--no-color'], { ready: listening });
+/**
+ * mobserve --port 0 --root DIR --store SPEC -q [--workers N]; resolves
+ * { child, url, pid } once every worker prints its "listening on" line.
+ */
+export async function startMobserve(root, store = 'memory', { workers = 1 } = {}) {
+  const args = [MOBSERVE, '--port', '0', '--root', root, '--store', store, '-q', '--no-color'];
+  if (workers > 1) args.push('--workers', String(workers));
+  const ready = (out) => {
+    const m = [...out.matchAll(/listening on (http:\/\/127\.0\.0\.1:\d+)/g)];
+    return m.length >= workers ? m[0][1] : undefined;
+  };
+  const s = await startServer(workers > 1 ? `mobserve --workers ${workers}` : 'mobserve', process.execPath, args, { ready });
   return { child: s.child, url: s.value, pid: s.child.pid };
 }
 
